@@ -1,0 +1,1 @@
+"""Numerics: generated Numba kernels, continuation, transitions, solver, phase diagrams."""

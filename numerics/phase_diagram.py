@@ -1,0 +1,199 @@
+"""Phase diagrams: transition lines in a (parameter, alpha) plane and special points.
+
+* ``phase_lines``: ``solve`` at each value of one parameter -> alpha_c, spinodals, kind;
+  the **critical end point** where a first-order window closes (bisection in the parameter on
+  the classification, the window width vanishing there) and, for linear attention with the qk
+  prior, the **tricritical point** where the Landau quartic ``b(alpha_c)`` changes sign
+  (``theory.landau``).
+* ``phase_map``: the global-minimum ``m`` and the number of local minima on a
+  (parameter x alpha) grid straight from the generated grid kernels (numba ``prange``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import brentq
+
+from theory.landau import critical_alpha, landau_b
+from theory.model import Model, ParameterError
+
+from .branches import x_grid
+from .continuation import ContinuationError
+from .kernels import Kernel
+from .solve import _minima_on_grid, solve
+
+VARIABLE = ("sigma2", "nu", "T")
+
+
+@dataclass
+class PhaseDiagram:
+    model: Model
+    vary: str
+    rows: list  # dicts: value, transition, alpha_c, alpha_spinodal_low, alpha_spinodal_high, m_below, m_above, error
+    special: dict = field(default_factory=dict)  # {"critical_end_point": {...}} / {"tricritical_point": {...}}
+    grid: dict | None = None  # phase_map output
+
+    def to_dict(self) -> dict:
+        d = {"model": self.model.to_dict(), "vary": self.vary, "rows": self.rows, "special": self.special}
+        if self.grid is not None:
+            d["grid"] = {k: np.asarray(v).tolist() for k, v in self.grid.items()}
+        return d
+
+
+def _values(vary, lo, hi, n):
+    if vary == "T":
+        return list(range(int(math.ceil(lo)), int(math.floor(hi)) + 1))
+    if lo > 0 and hi / lo > 20:
+        return list(np.geomspace(lo, hi, n))
+    return list(np.linspace(lo, hi, n))
+
+
+def _solve_at(model, vary, v):
+    r = solve(model.replace(**{vary: v}))
+    return r.transition
+
+
+def phase_lines(model: Model, vary: str, lo: float, hi: float, n: int = 25, progress=None) -> PhaseDiagram:
+    """Solve along one parameter and locate the critical end point / tricritical point.
+
+    Parameters
+    ----------
+    vary : {"sigma2", "nu", "T"}
+    lo, hi : float
+        Range of the parameter (``T``: integers in [lo, hi]).
+    n : int
+        Number of values (ignored for ``T``).
+    """
+    if vary not in VARIABLE:
+        raise ParameterError("vary", vary, f"must be one of {', '.join(VARIABLE)}")
+    if not (lo < hi):
+        raise ParameterError("range", (lo, hi), "needs lo < hi")
+    model.replace(**{vary: lo}), model.replace(**{vary: hi})  # validate both ends
+    if n < 2:
+        raise ParameterError("n", n, "must be >= 2")
+    rows = []
+    values = _values(vary, lo, hi, n)
+    for i, v in enumerate(values):
+        try:
+            t = _solve_at(model, vary, v)
+            rows.append({"value": float(v), **t.to_dict(), "error": None})
+        except ContinuationError as exc:
+            rows.append({"value": float(v), "transition": None, "error": str(exc)})
+            print(f"warning: {vary}={v:g}: {exc}", file=sys.stderr)
+        if progress:
+            progress(i + 1, len(values))
+    pd = PhaseDiagram(model, vary, rows)
+    # critical end point: first-order <-> crossover switch between neighbouring values
+    kinds = [r.get("transition") for r in rows]
+    for i in range(len(rows) - 1):
+        pair = {kinds[i], kinds[i + 1]}
+        if pair == {"first-order", "crossover"} and vary != "T":
+            pd.special["critical_end_point"] = _critical_end_point(model, vary, rows[i]["value"], rows[i + 1]["value"],
+                                                                  kinds[i] == "first-order")
+            break
+    if model.attention == "linear" and model.prior == "qk" and model.objective == "posterior" and vary != "T":
+        f = lambda v: landau_b(*_tcp_args(model, vary, v))
+        vals = np.array(values, float)
+        bs = np.array([f(v) for v in vals])
+        ch = np.nonzero(np.sign(bs[:-1]) != np.sign(bs[1:]))[0]
+        if len(ch):
+            vt = brentq(f, vals[ch[0]], vals[ch[0] + 1], xtol=1e-14, rtol=1e-14)
+            T_, nu_, s2_, ac, _ = _tcp_args(model, vary, vt)
+            pd.special["tricritical_point"] = {vary: vt, "alpha": ac, "landau_b": f(vt)}
+    return pd
+
+
+def _tcp_args(model, vary, v):
+    p = {"T": model.T, "nu": model.nu, "sigma2": model.sigma2}
+    p[vary] = v
+    ac = critical_alpha(p["T"], p["nu"], p["sigma2"])
+    return p["T"], p["nu"], p["sigma2"], ac, model.prior
+
+
+def _critical_end_point(model, vary, a, b, a_is_first, rtol=1e-6):
+    """Bisection in the parameter between a first-order value and a crossover value."""
+    fo, co = (a, b) if a_is_first else (b, a)
+    last = None
+    for _ in range(80):
+        if abs(fo - co) <= rtol * abs(fo):
+            break
+        mid = 0.5 * (fo + co)
+        t = _solve_at(model, vary, mid)
+        if t.kind == "first-order" and t.alpha_spinodal_low is not None and t.alpha_spinodal_high is not None:
+            fo, last = mid, t
+        else:
+            co = mid
+    if last is None:
+        last = _solve_at(model, vary, fo)
+    a_cep = 0.5 * (last.alpha_spinodal_low + last.alpha_spinodal_high)
+    return {vary: 0.5 * (fo + co), "alpha": a_cep, "m": 0.5 * (last.m_below + last.m_above),
+            "bracket": [min(fo, co), max(fo, co)],
+            "window_width_at_bracket": last.alpha_spinodal_high - last.alpha_spinodal_low}
+
+
+def phase_map(model: Model, vary: str, values, alphas, n_x: int = 400) -> dict:
+    """Global-minimum ``m`` and number of local minima on the grid ``values x alphas``."""
+    values = np.asarray(values, float)
+    alphas = np.asarray(alphas, float)
+    mg = np.empty((len(values), len(alphas)))
+    nm = np.empty((len(values), len(alphas)), int)
+    for i, v in enumerate(values):
+        k = Kernel(model.replace(**{vary: int(v) if vary == "T" else float(v)}))
+        nm[i], mg[i] = _minima_on_grid(k, x_grid(k, n_x), alphas)
+    return {"values": values, "alphas": alphas, "m_global": mg, "n_minima": nm}
+
+
+def plot_phase_diagram(pd: PhaseDiagram, path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    if pd.grid is not None:
+        g = pd.grid
+        pc = ax.pcolormesh(g["values"], g["alphas"], g["m_global"].T, shading="auto", cmap="viridis")
+        fig.colorbar(pc, ax=ax, label="global-minimum $m$")
+        if np.any(g["n_minima"] > 1):
+            ax.contourf(g["values"], g["alphas"], (g["n_minima"] > 1).T.astype(float), levels=[0.5, 1.5],
+                        hatches=["//"], colors="none")
+            ax.plot([], [], color="w", label="metastable (hatched)")
+    rows = [r for r in pd.rows if r.get("transition")]
+    v = np.array([r["value"] for r in rows])
+    for kind, style in (("first-order", dict(color="w", lw=2)), ("second-order", dict(color="orange", lw=2, ls="--")),
+                        ("crossover", dict(color="w", lw=1, ls=":"))):
+        sel = np.array([r["transition"] == kind for r in rows])
+        if np.any(sel):
+            ax.plot(v[sel], [r["alpha_c"] for r, s in zip(rows, sel) if s], marker="o", ms=2.5, label=kind, **style)
+    for key in ("alpha_spinodal_low", "alpha_spinodal_high"):
+        pts = [(r["value"], r[key]) for r in rows if r.get(key) is not None]
+        if pts:
+            ax.plot(*zip(*pts), color="lightgray", lw=1, ls="-.", label="spinodal" if key.endswith("low") else None)
+    for name, sp in pd.special.items():
+        ax.plot([sp[pd.vary]], [sp["alpha"]], "*", color="red", ms=14, label=name.replace("_", " "))
+    m = pd.model
+    ax.set(xlabel=pd.vary, ylabel=r"$\alpha$", title=f"phase diagram: {m.attention} / {m.prior} / {m.objective}")
+    if pd.vary != "T" and len(v) > 1 and v.max() / v.min() > 20:
+        ax.set_xscale("log")
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def save_json(obj: dict, path) -> Path:
+    """Write JSON atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=float))
+    tmp.replace(path)
+    return path
