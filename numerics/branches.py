@@ -86,9 +86,8 @@ def x_grid(k: Kernel, n: int = 600) -> np.ndarray:
     return np.linspace(-12.0, 45.0, n)
 
 
-def _sign_change_roots(k: Kernel, xs: np.ndarray, alpha: float):
-    """All roots of ``F_x(., alpha)`` bracketed on the grid (not across a kink)."""
-    vals = k.grid(xs, np.array([alpha]))[0, :, 1]
+def _sign_change_roots(k: Kernel, xs: np.ndarray, alpha: float, vals: np.ndarray):
+    """All roots of ``F_x(., alpha)`` bracketed on the grid (``vals = F_x(xs)``; not across a kink)."""
     roots = []
     kink = k.domain.kink
     for i in np.nonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0)[0]:
@@ -133,8 +132,10 @@ def trace_all(k: Kernel, alpha_range, n_seed_alphas: int = 9):
     xs = x_grid(k)
     x_scale = 1.0 if k.model.attention == "softmax" else max(1e-3, 1.0)
     curves: list[Curve] = []
-    for alpha in np.geomspace(a_lo, a_hi, n_seed_alphas + 2)[1:-1]:  # interior: curves end on the edges
-        for x in _sign_change_roots(k, xs, alpha):
+    seed_alphas = np.geomspace(a_lo, a_hi, n_seed_alphas + 2)[1:-1]  # interior: curves end on the edges
+    seed_vals = k.grid(xs, seed_alphas)[:, :, 1]  # one (parallel) grid call for all seeds
+    for alpha, vals in zip(seed_alphas, seed_vals):
+        for x in _sign_change_roots(k, xs, alpha, vals):
             if any(_on_curve(k, c, x, alpha) for c in curves):
                 continue
             if d.kink is not None:

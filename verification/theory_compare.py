@@ -1,0 +1,163 @@
+"""Theory values for a finite network: the branch a chain / run is on, at V = inf and with 1/V.
+
+At finite ``V`` the log posterior of the scores is ``-V^2 F_V(S)`` with
+``F_V = F - e1/V`` (THEORY.md §3; ``theory/finite_size.py``). For a chain at ``alpha`` with
+mean copy weight ``m_mc`` we take the stable branch of the ``V = inf`` solution nearest in
+``m``, then the minimiser of ``F_V`` in the basin of that branch (between the neighbouring
+saddles). The model is evaluated at the *realised* sizes (``alpha = P T/(kappa V^2)``,
+``nu = N/V^2``) so that theory and simulation use the same units.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from numerics.kernels import Kernel
+from numerics.solve import solve
+from theory.finite_size import e1_linear, e1_softmax_symmetric
+from theory.model import Model
+from theory.order_parameters import training_error
+
+
+@dataclass
+class TheoryPoint:
+    alpha: float
+    branch: str  # "disordered" | "copy" | "symmetric" | "ordered" (stable branch label)
+    m: float  # V = inf
+    r: float
+    m_corrected: float | None  # minimiser of F - e1/V in the basin of the branch (None: basin lost)
+    r_corrected: float | None
+    eps: float  # training error per token on the V = inf branch
+    n_stable: int  # number of stable branches at this alpha (2 = inside the spinodal window)
+
+
+def realised_model(model: Model, alpha: float) -> Model:
+    """The V = inf model with the alpha and nu realised by the rounded P and N at ``model.V``."""
+    fin = model.replace(alpha=alpha)
+    return model.replace(V=None, alpha=fin.alpha_effective, nu=fin.nu_effective)
+
+
+@lru_cache(maxsize=64)
+def _solved(model: Model):
+    return solve(model.replace(alpha=None))
+
+
+def _solve_covering(model: Model, alpha: float):
+    res = _solved(model)
+    if not (res.alpha_range[0] <= alpha <= res.alpha_range[1]):
+        lo, hi = min(res.alpha_range[0], 0.5 * alpha), max(res.alpha_range[1], 2.0 * alpha)
+        res = solve(model.replace(alpha=None), alpha_range=(lo, hi))
+    return res
+
+
+def _stationary_points(k: Kernel, res, alpha):
+    pts = []
+    for b in res.branches:
+        if b.covers(alpha):
+            pts.append((b.x_at(k, alpha), b))
+    return sorted(pts, key=lambda t: t[0])
+
+
+def theory_point(model: Model, alpha: float, m_mc: float | None = None, V: int | None = None) -> TheoryPoint:
+    """Theory on the stable branch nearest to ``m_mc`` (the global minimum if ``m_mc`` is None).
+
+    ``model`` is the V = inf model at realised sizes (see :func:`realised_model`); ``V`` (for the
+    1/V correction) defaults to None = no correction.
+    """
+    k = Kernel(model)
+    res = _solve_covering(model, alpha)
+    pts = _stationary_points(k, res, alpha)
+    stable = [(x, b) for x, b in pts if b.stable]
+    if m_mc is None:
+        x0, b0 = min(stable, key=lambda t: k.F(t[0], alpha))
+    else:
+        x0, b0 = min(stable, key=lambda t: abs(k.m_of_x(t[0]) - m_mc))
+    m0 = float(k.m_of_x(x0))
+    if b0.kind == "symmetric":
+        label = "symmetric"
+    elif len(stable) > 1:
+        label = "copy" if m0 == max(float(k.m_of_x(x)) for x, _ in stable) else "disordered"
+    else:
+        label = "ordered" if model.attention == "linear" else ("copy" if m0 > 0.5 else "disordered")
+    g = model.sigma2 * alpha
+    eps = float(training_error(m0, float(k.r_of_x(x0)), g))
+    mc = rc = None
+    if V is not None:
+        xc = corrected_minimum(k, res, alpha, x0, V)
+        if xc is not None:
+            mc, rc = float(k.m_of_x(xc)), float(k.r_of_x(xc))
+    return TheoryPoint(alpha, label, m0, float(k.r_of_x(x0)), mc, rc, eps, len(stable))
+
+
+def _e1_of_x(model: Model, x, alpha):
+    if model.attention == "softmax":
+        return float(e1_softmax_symmetric(x, model.T, alpha, model.sigma2, model.kappa))
+    return float(e1_linear(math.sqrt(max(x, 0.0)), model.T, alpha, model.sigma2, model.kappa))
+
+
+def corrected_minimum(k: Kernel, res, alpha: float, x0: float, V: int):
+    """Minimiser of ``F(x) - e1(x)/V`` in the basin of the stable point ``x0`` (None if lost)."""
+    model = k.model
+    pts = [x for x, b in _stationary_points(k, res, alpha) if not b.stable]
+    left = max([x for x in pts if x < x0], default=k.domain.lo if model.attention == "linear" else x0 - 6.0)
+    right = min([x for x in pts if x > x0], default=x0 + 6.0 + 4.0 * abs(x0))
+    if model.attention == "linear" and x0 == 0.0:
+        left = 0.0
+    G = lambda x: k.F(x, alpha) - _e1_of_x(model, x, alpha) / V
+    if right - left < 1e-12:
+        return None
+    opt = minimize_scalar(G, bounds=(left, right), method="bounded", options={"xatol": 1e-11})
+    xc = float(opt.x)
+    width = right - left
+    at_edge = min(xc - left, right - xc) < 1e-6 * width
+    if at_edge and not (model.attention == "linear" and left == 0.0 and xc - left < 1e-6 * width):
+        return None  # the correction removed this minimum: the basin has no interior minimum
+    return 0.0 if (model.attention == "linear" and xc - left < 1e-6 * width and left == 0.0) else xc
+
+
+def corrected_landscape(model: Model, alphas, xs, V: int) -> np.ndarray:
+    """``F_V(x) = F(x) - e1(x)/V`` on the grid ``alphas x xs`` (realised-size model, V = inf kernels)."""
+    k = Kernel(model)
+    F = k.grid(xs, np.asarray(alphas, float))[:, :, 0]
+    out = np.empty_like(F)
+    for i, a in enumerate(alphas):
+        e1 = np.array([_e1_of_x(model, x, a) for x in xs]) if model.attention == "linear" else \
+            e1_softmax_symmetric(xs, model.T, a, model.sigma2, model.kappa)
+        out[i] = F[i] - e1 / V
+    return out
+
+
+def _count_minima(Fv: np.ndarray) -> int:
+    d = np.diff(Fv)
+    return int(np.sum((d[:-1] < 0) & (d[1:] >= 0)))
+
+
+def corrected_spinodals(model: Model, V: int, alpha_lo: float, alpha_hi: float, n: int = 60, tol: float = 1e-4):
+    """Spinodal window of ``F - e1/V`` (softmax): alphas where the number of minima changes.
+
+    Dense-grid scan in alpha (``n`` points), each change refined by bisection to ``tol``.
+    Returns ``(alpha_low, alpha_high)`` or None if there is no bistable window at this V.
+    """
+    xs = np.linspace(-3.0, 10.0, 4001)
+    nm = lambda a: _count_minima(corrected_landscape(model, [a], xs, V)[0])
+    grid = np.linspace(alpha_lo, alpha_hi, n)
+    counts = [nm(a) for a in grid]
+    idx = [i for i in range(n - 1) if (counts[i] >= 2) != (counts[i + 1] >= 2)]
+    if not idx:
+        return None
+    edges = []
+    for i in idx:
+        lo, hi = grid[i], grid[i + 1]
+        inside_lo = counts[i] >= 2
+        while hi - lo > tol:
+            mid = 0.5 * (lo + hi)
+            if (nm(mid) >= 2) == inside_lo:
+                lo = mid
+            else:
+                hi = mid
+        edges.append(0.5 * (lo + hi))
+    return (edges[0], edges[-1]) if len(edges) >= 2 else (edges[0], None)
