@@ -49,17 +49,20 @@ class _Printer(PythonCodePrinter):
         return {"lambda": "lam"}.get(expr.name, expr.name)
 
 
-def _function_source(key: str) -> str:
-    exprs, x = kernel_expressions(key)
-    xname = "x"
-    repl = {x: sp.Symbol(xname)}
-    exprs = [e.xreplace(repl) for e in exprs]
+def _scalar_source(name: str, exprs, x, doc: str, fastmath: bool = False) -> list:
+    """An njit function of (x, alpha, T, nu, sigma2, kappa) returning the tuple of ``exprs`` (cse'd).
+
+    ``fastmath`` is off for all generated kernels: it assumes no inf/NaN, while the domain
+    edges (``1/sqrt(u)`` at ``u = 0`` for MAP) rely on IEEE inf semantics.
+    """
+    exprs = [e.xreplace({x: sp.Symbol("x")}) for e in exprs]
     subexprs, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), optimizations="basic")
     pr = _Printer({"fully_qualified_modules": True, "standard": "python3"})
+    fm = ", fastmath=True" if fastmath else ""
     lines = [
-        "@numba.njit(cache=True, error_model=\"numpy\")",
-        f"def {key}(x, alpha, T, nu, sigma2, kappa):",
-        f'    """{key}: (F, F_x, F_xx, F_xxx, F_xa, F_xxa) at x = {x} (generated)."""',
+        f"@numba.njit(cache=True, error_model=\"numpy\"{fm})",
+        f"def {name}(x, alpha, T, nu, sigma2, kappa):",
+        f'    """{doc}"""',
     ]
     if any(e.has(Sg) for e in exprs):
         lines.append("    Sg = 1.0 if x >= 0.0 else -1.0  # sign(x) of the nuclear norm |x|")
@@ -67,19 +70,29 @@ def _function_source(key: str) -> str:
         lines.append(f"    {sym} = {pr.doprint(sub)}")
     outs = ", ".join(pr.doprint(e) for e in reduced)
     lines.append(f"    return ({outs})")
+    return lines
+
+
+def _function_source(key: str) -> str:
+    exprs, x = kernel_expressions(key)
+    lines = _scalar_source(key, exprs, x, f"{key}: (F, F_x, F_xx, F_xxx, F_xa, F_xxa) at x = {x} (generated).")
+    lines += ["", ""]
+    lines += _scalar_source(f"_{key}_012", exprs[:3], x, f"{key}: (F, F_x, F_xx) only, for grids (generated).")
     lines += [
         "",
         "",
         "@numba.njit(cache=True, parallel=True, error_model=\"numpy\")",
         f"def {key}_grid(xs, alphas, T, nu, sigma2, kappa):",
-        f'    """(F, F_x, F_xx) of {key} on the grid alphas x xs (generated)."""',
-        "    out = np.empty((alphas.size, xs.size, 3))",
-        "    for i in numba.prange(alphas.size):",
-        "        for j in range(xs.size):",
-        f"            v = {key}(xs[j], alphas[i], T, nu, sigma2, kappa)",
-        "            out[i, j, 0] = v[0]",
-        "            out[i, j, 1] = v[1]",
-        "            out[i, j, 2] = v[2]",
+        f'    """(F, F_x, F_xx) of {key} on the grid alphas x xs (generated; parallel over all points)."""',
+        "    nx = xs.size",
+        "    out = np.empty((alphas.size, nx, 3))",
+        "    for k in numba.prange(alphas.size * nx):",
+        "        i = k // nx",
+        "        j = k - i * nx",
+        f"        v = _{key}_012(xs[j], alphas[i], T, nu, sigma2, kappa)",
+        "        out[i, j, 0] = v[0]",
+        "        out[i, j, 1] = v[1]",
+        "        out[i, j, 2] = v[2]",
         "    return out",
     ]
     return "\n".join(lines)

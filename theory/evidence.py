@@ -89,6 +89,24 @@ def log_evidence(A: np.ndarray, G: np.ndarray, sigma2: float, kappa: float) -> f
     )
 
 
+def log_map_objective(A: np.ndarray, G: np.ndarray, sigma2: float, kappa: float) -> float:
+    """``max_W [log p(Y | W, A) + log p(W)]`` up to W- and A-independent constants (MAP over W).
+
+    ``= tr(D^T Lam^{-1} D)/(2 kappa^2) - P T/(2 kappa)``: the evidence of :func:`log_evidence`
+    without its log-determinant (Occam) term and without ``-(PTV/2) log(2 pi kappa)`` and the
+    ``-(V^2/2) log(2 pi sigma2/V)`` normalisations (THEORY.md §7).
+    """
+    A = np.asarray(A, dtype=float)
+    T = A.shape[0]
+    V = G.shape[-1]
+    P = G[0, 0].sum()
+    C, D = evidence_matrices(A, G)
+    Lam = (V / sigma2) * np.eye(V) + C / kappa
+    L = np.linalg.cholesky(Lam)
+    X = sla.cho_solve((L, True), D)
+    return float(np.sum(D * X) / (2.0 * kappa**2) - P * T / (2.0 * kappa))
+
+
 def readout_posterior(A: np.ndarray, G: np.ndarray, sigma2: float, kappa: float):
     """Gaussian posterior of ``W`` given ``A``: mean ``W_bar`` (V x V) and per-channel covariance.
 

@@ -52,7 +52,7 @@ def e1_statistics(A):
     return m, r, abar, abar2, b2, w
 
 
-def e1_from_statistics(m, r, abar, abar2, b2, w, alpha, sigma2, kappa):
+def e1_from_statistics(m, r, abar, abar2, b2, w, alpha, sigma2, kappa, objective="posterior"):
     """``e1`` from the statistics of :func:`e1_statistics` (broadcasts over arrays).
 
     Mean-count ("annealed") part plus data-fluctuation part, ``q = 1 + g r``, ``g = sigma2 alpha``::
@@ -72,10 +72,16 @@ def e1_from_statistics(m, r, abar, abar2, b2, w, alpha, sigma2, kappa):
         + g**3 * m * m * b2 / (2.0 * q**3)  # quadratic form: E D0^T M0^-1 dM M0^-1 dM M0^-1 D0
     ) / np.asarray(kappa, dtype=float)
     out = mean_part + fluct_part
+    if objective == "map":
+        # MAP over W keeps only the quadratic form: drop the three log-det terms
+        # (V-1 vs V directions, the 11^T direction, and E logdet - logdet E)
+        out = out - 0.5 * np.log(q) + 0.5 * np.log(q1) - g * g * b2 / (4.0 * alpha * q * q) / np.asarray(kappa, float)
+    elif objective != "posterior":
+        raise ParameterError("objective", objective, "must be one of posterior, map")
     return out if np.ndim(out) else float(out)
 
 
-def e1(A, alpha, sigma2, kappa):
+def e1(A, alpha, sigma2, kappa, objective="posterior"):
     """``O(V)`` correction ``e1(A)`` to the data-averaged W-marginal evidence.
 
     .. math::
@@ -101,6 +107,10 @@ def e1(A, alpha, sigma2, kappa):
     ----------
     A : (..., T, T) array
         Attention matrix (stacks allowed).
+    objective : {"posterior", "map"}
+        ``"map"``: the ``O(V)`` term of the MAP objective ``max_W log p(Y, W | A)``
+        (:func:`theory.evidence.log_map_objective`), which keeps only the quadratic form:
+        ``e1_MAP = e1 - 1/2 log q + 1/2 log(1 + g abar2) - g^2 ||B||_F^2/(4 alpha kappa T q^2)``.
     alpha : float
         Amount of data ``P T / (kappa V^2)`` (use the realised value at finite ``V``).
     sigma2, kappa : float
@@ -110,22 +120,22 @@ def e1(A, alpha, sigma2, kappa):
     -------
     float or ndarray of shape ``A.shape[:-2]``
     """
-    return e1_from_statistics(*e1_statistics(A), alpha, sigma2, kappa)
+    return e1_from_statistics(*e1_statistics(A), alpha, sigma2, kappa, objective)
 
 
-def e1_softmax_symmetric(s, T: int, alpha, sigma2, kappa):
+def e1_softmax_symmetric(s, T: int, alpha, sigma2, kappa, objective="posterior"):
     """``e1`` on the symmetric softmax ansatz ``A = softmax_rows(s (J - 11^T/T))`` (vectorised in ``s``)."""
     s = np.asarray(s, dtype=float)
     J = shift_matrix(T)
     S = s[..., None, None] * (J - np.ones((T, T)) / T)
-    return e1(softmax_rows(S), alpha, sigma2, kappa)
+    return e1(softmax_rows(S), alpha, sigma2, kappa, objective)
 
 
-def e1_linear(m, T: int, alpha, sigma2, kappa):
+def e1_linear(m, T: int, alpha, sigma2, kappa, objective="posterior"):
     """``e1`` for linear attention on ``A = m J`` (vectorised in ``m``).
 
     Here ``abar = m``, ``abar2 = r = m^2``, so the mean-count part cancels and
     ``e1 = (1/kappa) [g^2 m^4/(4 alpha q^2) + g m^2/(2q) - g^2 m^4/q^2 + g^3 m^6/(2 q^3)]``, ``q = 1 + g m^2``.
     """
     m = np.asarray(m, dtype=float)
-    return e1(m[..., None, None] * shift_matrix(T), alpha, sigma2, kappa)
+    return e1(m[..., None, None] * shift_matrix(T), alpha, sigma2, kappa, objective)

@@ -76,6 +76,16 @@ def annotate_with_theory(rows, model: Model):
             r["m_mean"], r["m_err"], _, _ = _stats(tr)
         rm = realised_model(model, r["alpha"])
         tp = theory_point(rm, rm.alpha, r["m_mean"], V=V)
+        if model.attention == "linear":
+            # R-hat between the starts on |m| (the sign of m is a symmetry, not a branch)
+            from . import diagnostics
+
+            same = [q for q in rows if q["alpha"] == r["alpha"]]
+            block = np.stack([np.abs(q["traces"]["m"][-q["n_samples"]:]) for q in same])
+            try:
+                r["rhat_between"] = float(diagnostics.split_rhat(block)) if len(same) > 1 else float("nan")
+            except ParameterError:
+                r["rhat_between"] = float("nan")
         r["theory_branch"] = tp.branch
         r["theory_m"] = tp.m
         r["theory_m_corrected"] = tp.m_corrected
@@ -161,6 +171,45 @@ def _inf_transition(rm: Model):
     return _solved(rm.replace(alpha=None)).transition
 
 
+def linear_lag(rows, model: Model, m_star: float = 0.5):
+    """Lag of the MC onset: ``alpha_MC(m*) - alpha_theory(m*)`` at the level ``<|m|> = m*``.
+
+    ``alpha_MC(m*)`` interpolates the MC ``<|m|>`` (linear in alpha between the bracketing rows,
+    starts pooled); the theory value is found by bisection on the V = inf branch and on the
+    e1/V-corrected one (``theory_compare``). A horizontal shift at fixed m is insensitive to
+    the finite-size rounding near m = 0.
+    """
+    from .theory_compare import realised_model, theory_point
+
+    pts = {}
+    for r in rows:
+        pts.setdefault(r["alpha_effective"], []).append(r["m_mean"])
+    a = np.array(sorted(pts))
+    mm = np.array([np.mean(pts[x]) for x in a])
+    idx = np.nonzero((mm[:-1] < m_star) & (mm[1:] >= m_star))[0]
+    if not len(idx):
+        return None
+    i = idx[0]
+    a_mc = a[i] + (m_star - mm[i]) * (a[i + 1] - a[i]) / (mm[i + 1] - mm[i])
+
+    def bisect(f, lo, hi):
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if f(mid) < m_star else (lo, mid)
+        return 0.5 * (lo + hi)
+
+    rm = realised_model(model, a_mc)
+    from theory.landau import critical_alpha
+
+    ac = critical_alpha(rm.T, rm.nu, rm.sigma2)
+    m_inf = lambda x: theory_point(rm, x, 1.0).m
+    m_cor = lambda x: theory_point(rm, x, 1.0, V=model.V).m_corrected
+    a_inf = bisect(m_inf, ac * (1 + 1e-9), 3 * ac)
+    a_cor = bisect(m_cor, 0.5 * ac, 3 * ac)
+    return {"m_star": m_star, "alpha_mc": float(a_mc), "alpha_theory_inf": float(a_inf), "alpha_theory_V": float(a_cor),
+            "lag_inf": float(a_mc - a_inf), "lag_V": float(a_mc - a_cor)}
+
+
 def verify_main(args) -> int:
     import torch
 
@@ -174,10 +223,20 @@ def verify_main(args) -> int:
         raise ParameterError("iters", args.iters, "must be >= 10")
     warmup = args.warmup if args.warmup is not None else max(100, args.iters // 2)
     device = _device(args.device)
-    bar = ProgressBar(f"HMC {model.attention} V={model.V} ({len(alphas)} alphas x 2 starts)", quiet=args.json)
     t0 = time.perf_counter()
-    rows = run_sweep(model, alphas, iters=args.iters, warmup=warmup, seed=args.seed, device=device,
-                     n_leapfrog=args.leapfrog, progress=bar)
+    if args.load:
+        from .sweep import load_sweep
+
+        rows = load_sweep(args.load)
+        rec = rows[0]["params"]["model"]
+        model = Model.from_dict(rec)
+        alphas = sorted({r["alpha"] for r in rows})
+    else:
+        bar = ProgressBar(f"HMC {model.attention} V={model.V} ({len(alphas)} alphas x 2 starts)", quiet=args.json)
+        ckpt = args.checkpoint or None
+        rows = run_sweep(model, alphas, iters=args.iters, warmup=warmup, seed=args.seed, device=device,
+                         n_leapfrog=args.leapfrog, progress=bar, checkpoint=ckpt,
+                         checkpoint_every=args.checkpoint_every)
     wall = time.perf_counter() - t0
     annotate_with_theory(rows, model)
     outdir = Path(args.outdir)
@@ -193,6 +252,12 @@ def verify_main(args) -> int:
     cmp = compare_starts(rows)
     pairs = [c["alpha"] for c in cmp if c["disagree"]]
     print(f"start-dependent alphas (|dm| > 4 sigma or R-hat between starts > 1.1): {pairs or 'none'}")
+    if model.attention == "linear":
+        lag = linear_lag(rows, model)
+        if lag is not None:
+            print(f"onset lag at <|m|> = {lag['m_star']}: MC reaches it at alpha = {lag['alpha_mc']:.3f}, theory at "
+                  f"{lag['alpha_theory_inf']:.3f} (V = inf) / {lag['alpha_theory_V']:.3f} (e1/V): lag "
+                  f"{lag['lag_inf']:+.3f} / {lag['lag_V']:+.3f}")
     if model.attention == "softmax":
         from .theory_compare import realised_model
 
@@ -221,6 +286,12 @@ def add_verify_parsers(sub, model_args, cmd_verify, cmd_train):
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--outdir", default="copyhead-output")
     p.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+    p.add_argument("--checkpoint", default=None, metavar="PREFIX",
+                   help="save the sampler state to PREFIX.ckpt.pt every --checkpoint-every iterations and resume "
+                        "from it if it exists (bit-identical to an uninterrupted run)")
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--load", default=None, metavar="PREFIX",
+                   help="re-analyse a saved sweep (PREFIX.json + PREFIX.npz) instead of sampling")
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("switching", help="long chains at small V: bimodal m, copy time fraction, alpha_c(V)")
     model_args(p, attention_choices=("softmax",), attention_default="softmax")

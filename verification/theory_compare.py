@@ -87,16 +87,21 @@ def theory_point(model: Model, alpha: float, m_mc: float | None = None, V: int |
     eps = float(training_error(m0, float(k.r_of_x(x0)), g))
     mc = rc = None
     if V is not None:
-        xc = corrected_minimum(k, res, alpha, x0, V)
-        if xc is not None:
-            mc, rc = float(k.m_of_x(xc)), float(k.r_of_x(xc))
+        if model.attention == "linear" and b0.kind != "symmetric":
+            mc, rc = linear_corrected_2d(model, alpha, m0, V)
+        else:
+            xc = corrected_minimum(k, res, alpha, x0, V)
+            if xc is not None:
+                mc, rc = float(k.m_of_x(xc)), float(k.r_of_x(xc))
     return TheoryPoint(alpha, label, m0, float(k.r_of_x(x0)), mc, rc, eps, len(stable))
 
 
 def _e1_of_x(model: Model, x, alpha):
+    """``e1`` on the reduced family (posterior or MAP objective, as the model says)."""
+    o = model.objective
     if model.attention == "softmax":
-        return float(e1_softmax_symmetric(x, model.T, alpha, model.sigma2, model.kappa))
-    return float(e1_linear(math.sqrt(max(x, 0.0)), model.T, alpha, model.sigma2, model.kappa))
+        return float(e1_softmax_symmetric(x, model.T, alpha, model.sigma2, model.kappa, o))
+    return float(e1_linear(math.sqrt(max(x, 0.0)), model.T, alpha, model.sigma2, model.kappa, o))
 
 
 def corrected_minimum(k: Kernel, res, alpha: float, x0: float, V: int):
@@ -126,7 +131,7 @@ def corrected_landscape(model: Model, alphas, xs, V: int) -> np.ndarray:
     out = np.empty_like(F)
     for i, a in enumerate(alphas):
         e1 = np.array([_e1_of_x(model, x, a) for x in xs]) if model.attention == "linear" else \
-            e1_softmax_symmetric(xs, model.T, a, model.sigma2, model.kappa)
+            e1_softmax_symmetric(xs, model.T, a, model.sigma2, model.kappa, model.objective)
         out[i] = F[i] - e1 / V
     return out
 
@@ -161,3 +166,40 @@ def corrected_spinodals(model: Model, V: int, alpha_lo: float, alpha_hi: float, 
                 hi = mid
         edges.append(0.5 * (lo + hi))
     return (edges[0], edges[-1]) if len(edges) >= 2 else (edges[0], None)
+
+
+def linear_family_free_energy(m, a, model: Model, alpha: float, V: int | None):
+    """``F_V`` of linear attention on ``S = m J + (a/T) 11^T`` (``F - e1/V``; ``V=None``: ``F``).
+
+    ``S`` is circulant: singular values ``|m|`` (``T-1`` times) and ``|m + a|``, so
+    ``J(S) = (T-1) j(m) + j(m+a)``; ``A = S`` has ``m_A = m + a/T``, ``r_A = m^2 + 2 m a/T + a^2/T``.
+    At ``V = inf`` the minimum has ``a = 0`` (``S = m J``, THEORY.md §4); at finite ``V`` the
+    row-sum terms of ``e1`` favour ``a != 0``, a direction the 1-D reduction does not contain.
+    """
+    from theory.energy import energy_numeric
+    from theory.finite_size import e1
+    from theory.order_parameters import shift_matrix
+    from theory.prior import rate
+
+    T = model.T
+    mA, rA = m + a / T, m * m + 2 * m * a / T + a * a / T
+    F = model.nu * ((T - 1) * rate(m, model.prior, model.objective) + rate(m + a, model.prior, model.objective))
+    F = float(F) - float(energy_numeric(mA, rA, alpha, model.sigma2, model.objective))
+    if V is not None:
+        A = m * shift_matrix(T) + a / T * np.ones((T, T))
+        F -= float(e1(A, alpha, model.sigma2, model.kappa, model.objective)) / V
+    return F
+
+
+def linear_corrected_2d(model: Model, alpha: float, m0: float, V: int):
+    """Local minimum of :func:`linear_family_free_energy` from ``(m0, 0)``: returns ``(m_A, r_A)``."""
+    from scipy.optimize import minimize
+
+    f = lambda p: linear_family_free_energy(p[0], p[1], model, alpha, V)
+    out = minimize(f, np.array([m0, 0.0]), method="Nelder-Mead",
+                   options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000})
+    if not out.success:
+        return None, None
+    m, a = out.x
+    T = model.T
+    return float(m + a / T), float(m * m + 2 * m * a / T + a * a / T)

@@ -141,3 +141,20 @@ def test_failures_are_loud():
         solve(Model(V=16))
     with pytest.raises(ParameterError):
         solve(Model(), alpha_range=(5.0, 1.0))
+
+
+def test_linear_map_is_first_order_with_m0_always_metastable():
+    """MAP (THEORY.md §7): the kink of nu T |m| keeps m = 0 a strict local minimum for every alpha."""
+    res = solve(Model(attention="linear", objective="map"))
+    t = res.transition
+    assert t.kind == "first-order"
+    assert t.alpha_spinodal_high is None  # m = 0 never loses stability
+    assert t.m_below == 0.0 and t.m_above > 0.5
+    sym = [b for b in res.branches if b.kind == "symmetric"]
+    assert len(sym) == 1 and sym[0].stable
+    # independent: at alpha_c the ordered minimum of F_MAP(m) = nu T |m| + (alpha/2)/(1 + g m^2) equals F(0)
+    T_, nu_, s2 = 8, 0.5, 0.1
+    F = lambda m, a: nu_ * T_ * abs(m) + 0.5 * a / (1 + s2 * a * m * m)
+    ms = np.linspace(0, 3, 300001)
+    assert F(ms, t.alpha_c).min() == pytest.approx(F(0.0, t.alpha_c), abs=1e-8)
+    assert ms[np.argmin(F(ms, t.alpha_c * 1.001))] == pytest.approx(t.m_above, abs=0.01)
