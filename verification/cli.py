@@ -210,6 +210,35 @@ def linear_lag(rows, model: Model, m_star: float = 0.5):
             "lag_inf": float(a_mc - a_inf), "lag_V": float(a_mc - a_cor)}
 
 
+def copy_start_scales(model: Model, alphas):
+    """Per-alpha scale of the copy start: the V = inf copy branch's ``s`` (softmax) or ``m`` (linear).
+
+    Where the copy branch does not exist at that alpha (below its spinodal) the copy-branch end
+    point (its fold) is used for softmax, and ``m = 1`` for linear attention. Starting at the
+    branch rather than far above it keeps the first HMC trajectories from converting the
+    potential drop into enough momentum to cross the barrier.
+    """
+    from numerics.kernels import Kernel
+
+    from .theory_compare import _solve_covering, realised_model
+
+    out = []
+    for a in alphas:
+        rm = realised_model(model, a)
+        k = Kernel(rm)
+        res = _solve_covering(rm, rm.alpha)
+        stable = [b for b in res.branches if b.stable and b.kind == "smooth"]
+        top = max(stable, key=lambda b: float(b.m.max()))  # the copy / ordered branch
+        if top.covers(rm.alpha):
+            x = top.x_at(k, rm.alpha)
+        elif model.attention == "softmax":
+            x = float(top.x[0]) if rm.alpha < top.alpha_min else float(top.x[-1])
+        else:
+            x = 1.0
+        out.append(float(x) if model.attention == "softmax" else float(np.sqrt(max(x, 0.0))) or 1.0)
+    return out
+
+
 def verify_main(args) -> int:
     import torch
 
@@ -234,9 +263,10 @@ def verify_main(args) -> int:
     else:
         bar = ProgressBar(f"HMC {model.attention} V={model.V} ({len(alphas)} alphas x 2 starts)", quiet=args.json)
         ckpt = args.checkpoint or None
+        s0 = copy_start_scales(model, alphas) if args.copy_start == "theory" else None
         rows = run_sweep(model, alphas, iters=args.iters, warmup=warmup, seed=args.seed, device=device,
                          n_leapfrog=args.leapfrog, progress=bar, checkpoint=ckpt,
-                         checkpoint_every=args.checkpoint_every)
+                         checkpoint_every=args.checkpoint_every, s0=s0)
     wall = time.perf_counter() - t0
     annotate_with_theory(rows, model)
     outdir = Path(args.outdir)
@@ -286,6 +316,8 @@ def add_verify_parsers(sub, model_args, cmd_verify, cmd_train):
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--outdir", default="copyhead-output")
     p.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+    p.add_argument("--copy-start", choices=("theory", "fixed"), default="theory",
+                   help="copy-start scores at the theory's copy branch (default) or at s0 = log V + 3 (fixed)")
     p.add_argument("--checkpoint", default=None, metavar="PREFIX",
                    help="save the sampler state to PREFIX.ckpt.pt every --checkpoint-every iterations and resume "
                         "from it if it exists (bit-identical to an uninterrupted run)")

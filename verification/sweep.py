@@ -137,7 +137,9 @@ def run_sweep(
     starts : subset of ``("uniform", "copy")``.
     n_leapfrog : leapfrog steps per iteration.
     progress : optional ``(done, total, info)`` callback, passed to :func:`hmc_sample`.
-    s0 : copy-start score scale (default ``log V + 3`` for softmax, 1 for linear).
+    s0 : copy-start score scale (default ``log V + 3`` for softmax, 1 for linear), or one value
+        per alpha (``copyhead verify`` passes the theory's copy-branch scale: a start high above
+        the copy minimum turns the potential drop into momentum and can fly over the barrier).
     checkpoint : path prefix, optional
         Save the sampler state to ``checkpoint + ".ckpt.pt"`` every ``checkpoint_every``
         iterations (and at the end), and resume from that file if it exists (module docstring).
@@ -184,7 +186,14 @@ def run_sweep(
     ])
     target = PosteriorTarget(model, Counts(Gs, device=device), B=B)
 
-    s0_used = s0 if s0 is not None else (math.log(V) + 3.0 if model.attention == "softmax" else 1.0)
+    default_s0 = math.log(V) + 3.0 if model.attention == "softmax" else 1.0
+    if s0 is not None and not np.isscalar(s0):
+        s0 = [float(v) for v in s0]
+        if len(s0) != len(alphas):
+            raise ParameterError("s0", s0, f"needs one value per alpha ({len(alphas)})")
+        s0_used = s0
+    else:
+        s0_used = float(s0) if s0 is not None else default_s0
     record = {
         "model": model.to_dict(),
         "alphas": alphas,
@@ -229,7 +238,13 @@ def run_sweep(
     gen = torch.Generator(device=device)
     gen.manual_seed(torch_seed)
     x_uniform = target.prior_draw(gen)
-    x_copy = target.copy_draw(gen, s0=s0)
+    if isinstance(s0_used, list):  # one copy-start scale per alpha (e.g. the theory's copy branch)
+        x_copy = torch.empty_like(x_uniform)
+        for ia, s0_a in enumerate(s0_used):
+            rows_a = slice(ia * ns, (ia + 1) * ns)
+            x_copy[rows_a] = target.copy_draw(gen, s0=s0_a)[rows_a]
+    else:
+        x_copy = target.copy_draw(gen, s0=s0)
     is_copy = torch.tensor([starts[b % ns] == "copy" for b in range(B)], device=device)
     x0 = torch.where(is_copy[:, None], x_copy, x_uniform).to(DTYPE)
 

@@ -64,3 +64,26 @@ def test_verify_command_agrees_with_corrected_theory(tmp_path, capsys):
     assert by[(32.0, "copy")]["theory_branch"] == "copy"
     assert (tmp_path / "verify_softmax_V10_seed3.json").exists()
     assert (tmp_path / "verify_softmax_V10_seed3.png").exists()
+
+
+def test_copy_start_scales_follow_the_copy_branch():
+    from numerics.kernels import Kernel
+    from verification.cli import copy_start_scales
+
+    model = Model(V=16)
+    s = copy_start_scales(model, [20.0, 25.0, 30.0])
+    rm = realised_model(model, 25.0)
+    tp = theory_point(rm, 25.0, 0.9)
+    assert Kernel(rm).m_of_x(s[1]) == pytest.approx(tp.m, abs=1e-9)  # on the copy branch inside the window
+    assert s[0] < s[1] < s[2]
+
+
+def test_run_sweep_per_alpha_copy_start(tmp_path):
+    from theory.model import ParameterError
+    from verification.sweep import run_sweep
+
+    model = Model(V=5, T=3)
+    rows = run_sweep(model, [10.0, 30.0], iters=20, warmup=10, seed=0, s0=[1.0, 3.0])
+    assert rows[0]["params"]["s0"] == [1.0, 3.0]
+    with pytest.raises(ParameterError, match="s0"):
+        run_sweep(model, [10.0, 30.0], iters=20, warmup=10, seed=0, s0=[1.0])
