@@ -181,12 +181,9 @@ def plot_phase_diagram(pd: PhaseDiagram, path) -> Path:
     if pd.vary != "T" and len(v) > 1 and v.max() / v.min() > 20:
         ax.set_xscale("log")
     ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    from .plotting import save_figure
+
+    return save_figure(fig, path)
 
 
 def save_json(obj: dict, path) -> Path:

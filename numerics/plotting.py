@@ -28,6 +28,17 @@ def _global_mask(res, k, b, alphas):
     return out
 
 
+def save_figure(fig, path) -> Path:
+    """``tight_layout``, create the folder, save at 120 dpi, close; returns the path."""
+    plt = _plt()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def _branch_style(b):
     if not b.stable:
         return dict(color="tab:red", ls="--", lw=1.2)
@@ -140,11 +151,7 @@ def save_solve_figures(res, outdir, stem=None) -> list:
     for name, fn in (("branches", plot_branches), ("free_energy", plot_free_energy), ("landscape", plot_landscape)):
         fig, ax = plt.subplots(figsize=(6, 4.2))
         fn(res, ax=ax)
-        fig.tight_layout()
-        p = outdir / f"{stem}_{name}.png"
-        fig.savefig(p, dpi=120)
-        plt.close(fig)
-        paths.append(p)
+        paths.append(save_figure(fig, outdir / f"{stem}_{name}.png"))
     return paths
 
 

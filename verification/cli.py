@@ -143,12 +143,9 @@ def plot_verify(rows, model: Model, path):
     ax.plot([], [], "_", color="tab:purple", ms=12, mew=2, label="theory with e1/V")
     ax.set_xlim(lo, hi)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    from numerics.plotting import save_figure
+
+    return save_figure(fig, path)
 
 
 def predicted_window(model: Model, alphas):

@@ -179,6 +179,17 @@ def _sqnorm(d: dict) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------- result
+def _mh_update(log_a, th, grad, U, prop, gprop, Uprop, R, gen):
+    """Metropolis-Hastings step per chain: accept ``prop`` with probability ``min(1, exp(log_a))``
+    (a non-finite ``log_a`` rejects). Returns ``(prob, th, grad, U)`` after the update."""
+    prob = torch.exp(torch.clamp(log_a, max=0.0))
+    prob = torch.where(torch.isfinite(log_a), prob, torch.zeros_like(prob))
+    ok = torch.rand(R, generator=gen, dtype=DTYPE) < prob
+    th = {k: torch.where(_bcast(ok, v), prop[k], v) for k, v in th.items()}
+    grad = {k: torch.where(_bcast(ok, v), gprop[k], v) for k, v in grad.items()}
+    return prob, th, grad, torch.where(ok, Uprop, U)
+
+
 @dataclass
 class LangevinResult:
     """Samples of ``m, r, U`` after warmup, shape ``(n_samples, chains)``."""
@@ -297,12 +308,7 @@ def sample_langevin(
             fwd = _sqnorm(noise) / 2.0  # |theta' - theta + eta g|^2 / (4 eta)
             bwd = _sqnorm({k: th[k] - prop[k] + _bcast(eps, v) * gp[k] for k, v in th.items()}) / (4.0 * eps)
             log_a = -(Up - U) - bwd + fwd
-            prob = torch.exp(torch.clamp(log_a, max=0.0))
-            prob = torch.where(torch.isfinite(log_a), prob, torch.zeros_like(prob))
-            ok = torch.rand(R, generator=gen, dtype=DTYPE) < prob
-            th = {k: torch.where(_bcast(ok, v), prop[k], v) for k, v in th.items()}
-            grad = {k: torch.where(_bcast(ok, v), gp[k], v) for k, v in grad.items()}
-            U = torch.where(ok, Up, U)
+            prob, th, grad, U = _mh_update(log_a, th, grad, U, prop, gp, Up, R, gen)
         else:  # hmc
             e = eps * (0.8 + 0.4 * torch.rand(R, generator=gen, dtype=DTYPE))  # jitter
             p0 = {k: torch.randn(v.shape, generator=gen, dtype=DTYPE) for k, v in th.items()}
@@ -316,12 +322,7 @@ def sample_langevin(
             H0 = U + 0.5 * _sqnorm(p0)
             H1 = Uq + 0.5 * _sqnorm(p)
             log_a = H0 - H1
-            prob = torch.exp(torch.clamp(log_a, max=0.0))
-            prob = torch.where(torch.isfinite(log_a), prob, torch.zeros_like(prob))
-            ok = torch.rand(R, generator=gen, dtype=DTYPE) < prob
-            th = {k: torch.where(_bcast(ok, v), q[k], v) for k, v in th.items()}
-            grad = {k: torch.where(_bcast(ok, v), gq[k], v) for k, v in grad.items()}
-            U = torch.where(ok, Uq, U)
+            prob, th, grad, U = _mh_update(log_a, th, grad, U, q, gq, Uq, R, gen)
         if it < warmup:
             if adapt and method != "ula":
                 gamma = 2.0 / math.sqrt(it + 10.0)

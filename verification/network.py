@@ -43,6 +43,8 @@ import torch
 from theory.evidence import data_counts
 from theory.model import Model, ParameterError
 
+from .evidence_torch import attention, copy_weight, self_overlap  # noqa: F401  (shared helpers)
+
 DTYPE = torch.float64
 
 
@@ -93,27 +95,6 @@ def scores(Q: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """``S = Q^T K / N`` for ``Q, K`` of shape ``(..., N, T)``."""
     N = Q.shape[-2]
     return Q.transpose(-1, -2) @ K / N
-
-
-def attention(S: torch.Tensor, kind: str) -> torch.Tensor:
-    """Row softmax (log-sum-exp stable, via ``torch.softmax``) or the identity (linear)."""
-    if kind == "softmax":
-        return torch.softmax(S, dim=-1)
-    if kind == "linear":
-        return S
-    raise ParameterError("attention", kind, "must be one of softmax, linear")
-
-
-def copy_weight(A: torch.Tensor) -> torch.Tensor:
-    """``m = (1/T) sum_t A_{t,t-1}`` over the last two axes."""
-    T = A.shape[-1]
-    idx = torch.arange(T)
-    return A[..., idx, (idx - 1) % T].mean(dim=-1)
-
-
-def self_overlap(A: torch.Tensor) -> torch.Tensor:
-    """``r = (1/T) sum_{t,s} A_ts^2`` over the last two axes."""
-    return (A * A).sum(dim=(-2, -1)) / A.shape[-1]
 
 
 def evidence_matrices(A: torch.Tensor, data: Data):
