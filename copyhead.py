@@ -110,10 +110,15 @@ def _progress(label):
 def cmd_phase_diagram(args) -> int:
     import numpy as np
 
+    from theory.model import ParameterError
+
     from numerics.phase_diagram import phase_lines, phase_map, plot_phase_diagram, save_json
 
     name, lo, hi = args.vary
-    lo, hi = float(lo), float(hi)
+    try:
+        lo, hi = float(lo), float(hi)
+    except ValueError:
+        raise ParameterError("vary", args.vary, "needs PARAM LO HI with numbers LO < HI") from None
     model = _model(args, args.attention or "softmax")
     pd = phase_lines(model, name, lo, hi, n=args.n, progress=None if args.json else _progress("phase lines"))
     if args.grid > 0:
@@ -269,6 +274,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("copyhead: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: one line, the traceback on request
+        if os.environ.get("COPYHEAD_DEBUG"):
+            raise
+        print(f"copyhead: internal error: {type(exc).__name__}: {exc} (set COPYHEAD_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

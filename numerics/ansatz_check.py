@@ -78,7 +78,8 @@ def check_softmax_ansatz(model: Model, alpha: float, n_random: int = 24, seed: i
     k = Kernel(model)
     cands = [(b.F_at(k, alpha), b.x_at(k, alpha)) for b in res.stable_branches() if b.covers(alpha)]
     if not cands:
-        raise ParameterError("alpha", alpha, f"outside the solved window {res.alpha_range}")
+        lo, hi = res.alpha_range
+        raise ParameterError("alpha", alpha, f"outside the solved window [{lo:.6g}, {hi:.6g}]")
     F_ans, s_ans = min(cands)
     J = shift_matrix(T)
     starts = []

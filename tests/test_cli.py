@@ -38,3 +38,10 @@ def test_bad_input_is_one_line_and_exit_2(argv, capsys):
 
 def test_codegen_check(capsys):
     assert copyhead.main(["codegen", "--check"]) == 0
+
+
+def test_phase_diagram_bad_numbers_are_one_line(capsys):
+    rc = copyhead.main(["phase-diagram", "--vary", "sigma2", "abc", "1"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("copyhead: error: invalid parameter vary") and "\n" not in err

@@ -59,6 +59,19 @@ def evidence_matrices(A: np.ndarray, G: np.ndarray):
     return C, D
 
 
+class EvidenceError(ArithmeticError):
+    """``I + sigma2 C/(V kappa)`` is not numerically positive definite (non-finite or huge scores)."""
+
+
+def _cholesky_checked(M: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(M)):
+        raise EvidenceError("non-finite entries in I + sigma2 C/(V kappa): check the attention matrix")
+    try:
+        return np.linalg.cholesky(M)
+    except np.linalg.LinAlgError:
+        raise EvidenceError("I + sigma2 C/(V kappa) is not positive definite (Cholesky failed)") from None
+
+
 def log_evidence(A: np.ndarray, G: np.ndarray, sigma2: float, kappa: float) -> float:
     """Closed-form ``log p(Y | A)`` from the data counts (eq. (E1), with all constants).
 
@@ -77,7 +90,7 @@ def log_evidence(A: np.ndarray, G: np.ndarray, sigma2: float, kappa: float) -> f
     P = G[0, 0].sum()  # every sequence contributes one count to each G_{ss}
     C, D = evidence_matrices(A, G)
     M = np.eye(V) + sigma2 * C / (V * kappa)
-    L = np.linalg.cholesky(M)  # M is SPD; raises LinAlgError otherwise
+    L = _cholesky_checked(M)
     logdet = 2.0 * np.log(np.diag(L)).sum()
     X = sla.cho_solve((np.sqrt(V / sigma2) * L, True), D)
     quad = np.sum(D * X)
@@ -102,7 +115,7 @@ def log_map_objective(A: np.ndarray, G: np.ndarray, sigma2: float, kappa: float)
     P = G[0, 0].sum()
     C, D = evidence_matrices(A, G)
     Lam = (V / sigma2) * np.eye(V) + C / kappa
-    L = np.linalg.cholesky(Lam)
+    L = _cholesky_checked(Lam)
     X = sla.cho_solve((L, True), D)
     return float(np.sum(D * X) / (2.0 * kappa**2) - P * T / (2.0 * kappa))
 

@@ -43,3 +43,13 @@ def test_readout_posterior_mean_is_ridge_regression():
     W_ridge = np.linalg.solve(Z.T @ Z / kappa + V / sigma2 * np.eye(V), Z.T @ Y / kappa).T
     np.testing.assert_allclose(Wbar, W_ridge, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(cov, np.linalg.inv(Z.T @ Z / kappa + V / sigma2 * np.eye(V)), rtol=1e-10)
+
+
+def test_non_finite_attention_is_a_clear_error():
+    from theory.evidence import EvidenceError
+
+    rng = np.random.default_rng(0)
+    tok = sample_tokens(4, 3, 4, rng)
+    A = np.full((3, 3), np.nan)
+    with pytest.raises(EvidenceError, match="non-finite"):
+        log_evidence(A, data_counts(tok, 4), 0.5, 0.5)
