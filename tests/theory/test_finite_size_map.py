@@ -43,9 +43,13 @@ def test_e1_map_matches_exact_map_objective(name):
     (y32, s32, e32), (y64, s64, e64) = _estimate(A, 32, 150, 1), _estimate(A, 64, 150, 2)
     rich = 2 * (y64 - e64) - (y32 - e32)
     assert abs(rich) <= 4 * np.hypot(2 * s64, s32) + 1e-3, (name, y32, e32, y64, e64)
-    # and the posterior e1 (with the log-det terms) describes the MAP objective worse
+    # and the posterior e1 (with the log-det terms) describes the MAP objective worse; for linear
+    # A the log-det terms are large (0.158 vs 0.104) and the difference is many standard errors,
+    # for softmax rows (sum 1) they nearly cancel (0.140 vs 0.134) and only the ordering is tested
     e_post = e1(A, ALPHA, SIGMA2, KAPPA)
     assert abs(y64 - e64) < abs(y64 - e_post)
+    if name == "linear_mJ":
+        assert abs(y64 - e_post) > 10 * s64 + abs(y64 - e64)
 
 
 def test_e1_map_is_the_quadratic_form_part():
