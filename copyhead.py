@@ -271,6 +271,12 @@ def main(argv=None) -> int:
     except ContinuationError as exc:
         print(f"copyhead: solver did not converge: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
     except KeyboardInterrupt:
         print("copyhead: interrupted", file=sys.stderr)
         return 130

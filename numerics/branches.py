@@ -130,7 +130,7 @@ def trace_all(k: Kernel, alpha_range, n_seed_alphas: int = 9):
     a_lo, a_hi = alpha_range
     d = k.domain
     xs = x_grid(k)
-    x_scale = 1.0 if k.model.attention == "softmax" else max(1e-3, 1.0)
+    x_scale = 1.0  # s (softmax) and u = m^2 (linear) are both O(1) on the branches of interest
     curves: list[Curve] = []
     seed_alphas = np.geomspace(a_lo, a_hi, n_seed_alphas + 2)[1:-1]  # interior: curves end on the edges
     seed_vals = k.grid(xs, seed_alphas)[:, :, 1]  # one (parallel) grid call for all seeds

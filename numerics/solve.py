@@ -63,6 +63,7 @@ class Result:
     coexistence: list = field(default_factory=list)  # all (alpha, residual) crossings of stable branches
     landau_b: float | None = None
     converged: bool = True
+    alpha_range_automatic: bool = True
 
     def stable_branches(self):
         return [b for b in self.branches if b.stable]
@@ -222,7 +223,6 @@ def _classify(k: Kernel, branches: list, alpha_range) -> tuple:
     a_lo, a_hi = alpha_range
     grid = np.geomspace(a_lo, a_hi, 201)
     mg = np.array([k.m_of_x(_global_branch(k, stable, a).x_at(k, a)) for a in grid])
-    la = np.log(grid)
     slope = np.gradient(mg, grid)
     i = int(np.clip(np.argmax(slope), 1, len(grid) - 2))
     b = _global_branch(k, stable, grid[i])
@@ -235,7 +235,6 @@ def _classify(k: Kernel, branches: list, alpha_range) -> tuple:
     opt = minimize_scalar(neg_slope, bounds=(lo, hi), method="bounded", options={"xatol": 1e-9 * grid[i]})
     ac = float(opt.x)
     m = float(k.m_of_x(b.x_at(k, ac)))
-    del la
     return Transition("crossover", ac, None, None, m, m, float(abs(k(b.x_at(k, ac), ac)[1]))), []
 
 
@@ -260,7 +259,8 @@ def solve(model: Model, alpha_range: tuple | None = None) -> Result:
     if model.V is not None:
         raise ParameterError("V", model.V, "solve() works in the limit V -> inf; use V=None")
     k = Kernel(model)
-    if alpha_range is None:
+    automatic = alpha_range is None
+    if automatic:
         alpha_range = find_alpha_range(k)
     else:
         a0, a1 = (float(a) for a in alpha_range)
@@ -276,7 +276,7 @@ def solve(model: Model, alpha_range: tuple | None = None) -> Result:
         else:  # MAP gaussian: F = nu T u/2 + (alpha/2)/(1 + g u): b = alpha g^2/2
             g = model.sigma2 * transition.alpha_c
             lb = transition.alpha_c * g * g / 2.0
-    res = Result(model, tuple(alpha_range), branches, folds, transition, coex, lb)
+    res = Result(model, tuple(alpha_range), branches, folds, transition, coex, lb, alpha_range_automatic=automatic)
     res.to_dict()  # raises on any non-finite entry
     return res
 
@@ -289,8 +289,8 @@ def format_table(res: Result) -> str:
     lines = [
         f"copyhead solve: attention={m.attention} prior={m.prior} objective={m.objective} "
         f"T={m.T} nu={m.nu:g} sigma2={m.sigma2:g} kappa={m.kappa:g}",
-        f"  alpha window          [{res.alpha_range[0]:.4g}, {res.alpha_range[1]:.4g}] (automatic)"
-        if True else "",
+        f"  alpha window          [{res.alpha_range[0]:.4g}, {res.alpha_range[1]:.4g}]"
+        + (" (automatic)" if res.alpha_range_automatic else " (given)"),
         f"  transition            {t.kind}",
         f"  alpha_c               {fmt(t.alpha_c)}   (residual {t.residual:.1e})",
         f"  alpha_spinodal_low    {fmt(t.alpha_spinodal_low)}",
