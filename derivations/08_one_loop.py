@@ -58,8 +58,10 @@ a_star = sp.solve(sp.diff(psi, x), x)
 a_star = [a for a in a_star if sp.simplify(a.subs(s, 0) - 1) == 0][0]
 der.step("saddle: X^2 - X = S S^T, eigenvalues a_i", a_star, "a")
 jq = sp.simplify(-psi.subs(x, a_star))
-der.step("-psi(a) reproduces the rate j(s) = a - 1 - 1/2 log a (with s^2 = a^2 - a)",
-         sp.simplify(jq - (a_star - 1 - sp.log(a_star) / 2)), "difference")
+diff_ = sp.simplify(jq - (a_star - 1 - sp.log(a_star) / 2))
+assert diff_ == sp.Rational(1, 2)
+der.step("-psi(a) - j(s) with j(s) = a - 1 - 1/2 log a: an s-independent constant, so the saddle reproduces the rate",
+         diff_, "-psi(a) - j(s)")
 ai, aj = sp.symbols("a_i a_j", positive=True)
 der.step("second variation of psi(X) at the saddle (eigenbasis of X): "
          "-1/4 sum_ij dX_ij^2 (a_i + a_j - 1)/(a_i a_j)", (ai + aj - 1) / (ai * aj), "curvature_ij")

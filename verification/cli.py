@@ -22,6 +22,22 @@ def _floats(name, text):
     return vals
 
 
+def default_alphas(model: Model, objective: str = "posterior"):
+    """Alphas around the model's transition (V = inf theory): softmax/first order
+    ``alpha_c x (0.84, 0.92, 1, 1.05, 1.09, 1.18, 1.26)`` (20..30 for the default model),
+    linear ``alpha_c x (0.5, 0.8, 0.95, 1.05, 1.15, 1.3, 1.5, 2)``, rounded to 0.1."""
+    from numerics.solve import solve
+
+    t = solve(model.replace(V=None, alpha=None, objective=objective)).transition
+    f = (0.84, 0.92, 1.0, 1.05, 1.09, 1.18, 1.26) if model.attention == "softmax" else \
+        (0.5, 0.8, 0.95, 1.05, 1.15, 1.3, 1.5, 2.0)
+    return sorted({round(t.alpha_c * x, 1) for x in f})
+
+
+def _alphas_arg(args, model, objective="posterior"):
+    return _floats("alphas", args.alphas) if args.alphas else default_alphas(model, objective)
+
+
 def _device(name):
     import torch
 
@@ -244,7 +260,7 @@ def verify_main(args) -> int:
     torch.set_num_threads(args.threads)
     model = Model(T=args.T, nu=args.nu, sigma2=args.sigma2, kappa=args.kappa, attention=args.attention or "softmax",
                   prior=args.prior, objective="posterior", V=args.V)
-    alphas = _floats("alphas", args.alphas)
+    alphas = _alphas_arg(args, model)
     if args.iters < 10:
         raise ParameterError("iters", args.iters, "must be >= 10")
     warmup = args.warmup if args.warmup is not None else max(100, args.iters // 2)
@@ -304,7 +320,8 @@ def add_verify_parsers(sub, model_args, cmd_verify, cmd_train):
     model_args(p, attention_default="softmax")
     p.set_defaults(objective="posterior")
     p.add_argument("--V", type=int, default=16, help="vocabulary size (N = round(nu V^2), P = round(alpha kappa V^2/T))")
-    p.add_argument("--alphas", default="20,22,24,25,26,28,30", help="comma-separated alphas")
+    p.add_argument("--alphas", default=None,
+                   help="comma-separated alphas (default: around the theory's transition; 20..30 for the default softmax)")
     p.add_argument("--iters", type=int, default=3000, help="post-warm-up HMC iterations")
     p.add_argument("--warmup", type=int, default=None, help="warm-up iterations (default iters/2, >= 100)")
     p.add_argument("--leapfrog", type=int, default=5, help="leapfrog steps per iteration (5: eps*L ~ pi/2 avoids the Q,K -> -Q,-K resonance)")

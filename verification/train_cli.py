@@ -20,7 +20,7 @@ import numpy as np
 
 from theory.model import Model, ParameterError
 
-from .cli import ProgressBar, _floats
+from .cli import ProgressBar, _alphas_arg, _floats
 
 
 def _model(args, objective):
@@ -44,7 +44,7 @@ def train_main(args) -> int:
 
     torch.set_num_threads(args.threads)
     model = _model(args, "map")
-    alphas = _floats("alphas", args.alphas)
+    alphas = _alphas_arg(args, model, "map")
     inits = [s.strip() for s in args.inits.split(",")]
     for i in inits:
         if i not in ("prior", "copy"):
@@ -104,7 +104,7 @@ def langevin_main(args) -> int:
 
     torch.set_num_threads(args.threads)
     model = _model(args, "posterior")
-    alphas = _floats("alphas", args.alphas)
+    alphas = _alphas_arg(args, model)
     rows = []
     t0 = time.perf_counter()
     for a in alphas:
@@ -139,7 +139,7 @@ def add_train_parser(sub, model_args, cmd_train):
     p = sub.add_parser("train", help="Adam (MAP) training of the finite network from prior and copy inits vs MAP theory")
     model_args(p, attention_default="softmax")
     p.add_argument("--V", type=int, default=16)
-    p.add_argument("--alphas", default="20,30,40,60")
+    p.add_argument("--alphas", default=None, help="comma-separated alphas (default: around the MAP transition)")
     p.add_argument("--inits", default="prior,copy")
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--lr", type=float, default=0.03, help="Adam learning rate (cosine decay to lr/100)")
@@ -153,7 +153,7 @@ def add_train_parser(sub, model_args, cmd_train):
     p = sub.add_parser("langevin", help="temperature-1 dynamics on all weights (Q, K, W) vs the posterior theory")
     model_args(p, attention_default="softmax")
     p.add_argument("--V", type=int, default=16)
-    p.add_argument("--alphas", default="20,30")
+    p.add_argument("--alphas", default=None, help="comma-separated alphas (default: around the transition)")
     p.add_argument("--iters", type=int, default=2000)
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--method", choices=("hmc", "mala", "ula"), default="hmc")
