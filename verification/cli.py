@@ -83,6 +83,7 @@ def annotate_with_theory(rows, model: Model):
     from .sweep import _stats
 
     V = model.require_V()
+    one_loop = {}
     for r in rows:
         if model.attention == "linear":
             # the posterior is symmetric under S -> -S: compare |m| (signed <m> is 0 in equilibrium)
@@ -109,20 +110,38 @@ def annotate_with_theory(rows, model: Model):
         r["theory_n_stable"] = tp.n_stable
         ref = tp.m_corrected if tp.m_corrected is not None else tp.m
         r["deviation"] = r["m_mean"] - ref
+        if model.attention == "linear":
+            # one loop: transverse Gaussian fluctuations of the T^2 scores (+ qk prior prefactor),
+            # <|m|> from the exact 1-D integral over m (theory/one_loop.py, derivations/08_one_loop.py)
+            if r["alpha"] not in one_loop:
+                from theory.one_loop import one_loop_linear
+
+                ol = one_loop_linear(rm, rm.alpha, V)
+                one_loop[r["alpha"]] = (ol["m_abs_mean"], ol["r_mean"])
+            r["theory_m_1loop"], r["theory_r_1loop"] = one_loop[r["alpha"]]
+            r["deviation_1loop"] = r["m_mean"] - r["theory_m_1loop"]
     return rows
 
 
 def format_verify_table(rows) -> str:
+    loop = any("theory_m_1loop" in r for r in rows)
     head = (f"{'alpha':>7s} {'start':>8s} {'<m>':>8s} {'+-':>7s} {'<r>':>7s} {'acc':>5s} {'R-hat':>6s} "
             f"{'branch':>10s} {'m_inf':>7s} {'m_1/V':>7s} {'dev':>8s}")
+    if loop:
+        head += f" {'m_1loop':>7s} {'dev_1l':>8s}"
     lines = [head, "-" * len(head)]
     for r in rows:
         mc = r["theory_m_corrected"]
-        lines.append(
+        line = (
             f"{r['alpha']:7.3f} {r['start']:>8s} {r['m_mean']:8.4f} {r['m_err']:7.4f} {r['r_mean']:7.4f} "
             f"{r['acceptance']:5.2f} {r['rhat']:6.3f} {r['theory_branch']:>10s} {r['theory_m']:7.4f} "
             f"{(f'{mc:7.4f}' if mc is not None else '   lost')} {r['deviation']:+8.4f}"
         )
+        if loop:
+            line += f" {r['theory_m_1loop']:7.4f} {r['deviation_1loop']:+8.4f}"
+        lines.append(line)
+    if loop:
+        lines.append("(linear: <m> is <|m|>; m_1/V is the saddle point of F - e1/V, m_1loop the one-loop <|m|>)")
     return "\n".join(lines)
 
 
