@@ -408,7 +408,7 @@ def switching_main(args) -> int:
     summary = {"V": res.V, "alphas": res.alphas, "copy_fraction": res.fractions, "copy_fraction_err": res.fraction_err,
                "switches": res.n_switches, "m_threshold": res.m_threshold, "alpha_c_mc": res.alpha_c,
                "alpha_c_mc_err": res.alpha_c_err, "alpha_c_theory_corrected": res.alpha_c_theory_V,
-               "alpha_c_theory_inf": res.alpha_c_theory_inf}
+               "alpha_c_theory_one_loop": res.alpha_c_one_loop, "alpha_c_theory_inf": res.alpha_c_theory_inf}
     from numerics.phase_diagram import save_json
 
     save_json(summary, prefix + "_summary.json")
@@ -421,6 +421,7 @@ def switching_main(args) -> int:
     ac = f"{res.alpha_c:.3f}" + (f" +- {res.alpha_c_err:.3f}" if res.alpha_c_err else "") if res.alpha_c else "not bracketed"
     print(f"alpha_c(V={res.V}) from time fractions: {ac}; theory F - e1/V: "
           f"{res.alpha_c_theory_V if res.alpha_c_theory_V is None else round(res.alpha_c_theory_V, 3)}; "
+          f"one loop: {res.alpha_c_one_loop if res.alpha_c_one_loop is None else round(res.alpha_c_one_loop, 3)}; "
           f"V = inf: {res.alpha_c_theory_inf:.3f}")
     print(f"wrote {prefix}.json, {prefix}.npz, {prefix}_summary.json, {png}")
     return 0

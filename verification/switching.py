@@ -82,6 +82,7 @@ class SwitchingResult:
     alpha_c_theory_V: float | None
     alpha_c_theory_inf: float
     histograms: dict  # alpha -> (counts, edges)
+    alpha_c_one_loop: float | None = None  # log Z_copy = log Z_dis at one loop (theory/one_loop_softmax.py)
 
 
 def fit_alpha_c(alphas, fractions):
@@ -155,6 +156,8 @@ def plot_switching(res: SwitchingResult, path):
         ax.axvline(res.alpha_c, color="tab:green", label=f"MC {res.alpha_c:.2f}")
     if res.alpha_c_theory_V is not None:
         ax.axvline(res.alpha_c_theory_V, color="tab:purple", ls="--", label=f"F-e1/V {res.alpha_c_theory_V:.2f}")
+    if res.alpha_c_one_loop is not None:
+        ax.axvline(res.alpha_c_one_loop, color="tab:red", ls=":", label=f"one loop {res.alpha_c_one_loop:.2f}")
     ax.axvline(res.alpha_c_theory_inf, color="k", ls="-.", label=f"V=inf {res.alpha_c_theory_inf:.2f}")
     ax.set(xlabel=r"$\alpha$", ylabel="copy time fraction")
     ax.legend(fontsize=6)
@@ -184,4 +187,22 @@ def switching_study(model: Model, alphas, iters: int, warmup: int, seed: int, ch
     if cc is None:
         cc = (None, 0.5 * (t.m_below + t.m_above))
     res = analyse_switching(rows, model, cc[1], cc[0], t.alpha_c)
+    res.alpha_c_one_loop = one_loop_alpha_c(rm, V, min(alphas) - 3.0, max(alphas) + 3.0)
     return res, rows
+
+
+def one_loop_alpha_c(model: Model, V: int, alpha_lo: float, alpha_hi: float):
+    """One-loop coexistence (equal basin ``log Z`` incl. the qk prefactor) inside the finite-V window."""
+    from theory.model import ParameterError
+    from theory.one_loop_softmax import one_loop_coexistence
+
+    from .theory_compare import corrected_spinodals
+
+    win = corrected_spinodals(model, V, alpha_lo, alpha_hi)
+    if win is None or win[1] is None:
+        return None
+    pad = 1e-3 * (win[1] - win[0])
+    try:
+        return float(one_loop_coexistence(model, V, win[0] + pad, win[1] - pad))
+    except (ParameterError, ValueError, RuntimeError):
+        return None  # no sign change of log Z_copy - log Z_dis inside the window
