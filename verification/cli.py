@@ -145,7 +145,7 @@ def format_verify_table(rows) -> str:
     return "\n".join(lines)
 
 
-def plot_verify(rows, model: Model, path):
+def plot_verify(rows, model: Model, path, window=None):
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -154,16 +154,16 @@ def plot_verify(rows, model: Model, path):
     from numerics.plotting import plot_branches
     from numerics.solve import solve
 
-    from .theory_compare import realised_model
+    from .theory_compare import _solved, realised_model
 
     alphas = [r["alpha"] for r in rows]
     rm = realised_model(model, float(np.median(alphas)))
     lo, hi = 0.85 * min(alphas), 1.15 * max(alphas)
-    res = solve(rm.replace(alpha=None))
-    res = solve(rm.replace(alpha=None), alpha_range=(min(lo, res.alpha_range[0]), max(hi, res.alpha_range[1])))
+    auto = _solved(rm.replace(alpha=None)).alpha_range
+    res = solve(rm.replace(alpha=None), alpha_range=(min(lo, auto[0]), max(hi, auto[1])))
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     plot_branches(res, ax=ax)
-    win = predicted_window(model, alphas)
+    win = window
     if win and win[1] is not None:
         ax.axvspan(win[0], win[1], color="tab:purple", alpha=0.08, label=f"spinodal window with e1/V (V={model.V})")
     for start, mk, col in (("uniform", "o", "k"), ("copy", "s", "tab:green")):
@@ -304,7 +304,8 @@ def verify_main(args) -> int:
     outdir = Path(args.outdir)
     prefix = str(outdir / f"verify_{model.attention}_V{model.V}_seed{args.seed}")
     jpath, npath = save_sweep(rows, prefix)
-    png = plot_verify(rows, model, prefix + ".png")
+    win = predicted_window(model, alphas)  # a dense scan in alpha: computed once for figure and summary
+    png = plot_verify(rows, model, prefix + ".png", window=win)
     if args.json:
         keys = ("alpha", "alpha_effective", "start", "m_mean", "m_err", "r_mean", "r_err", "acceptance", "rhat",
                 "theory_branch", "theory_m", "theory_m_corrected", "deviation", "eps_mean", "eps_theory")
@@ -324,7 +325,6 @@ def verify_main(args) -> int:
         from .theory_compare import realised_model
 
         t = _inf_transition(realised_model(model, float(np.median(alphas))))
-        win = predicted_window(model, alphas)
         print(f"predicted spinodal window: V=inf [{t.alpha_spinodal_low:.3f}, {t.alpha_spinodal_high:.3f}]"
               + (f"; with e1/V at V={model.V} [{win[0]:.3f}, {win[1]:.3f}]" if win and win[1] else ""))
         if win and win[1]:

@@ -17,13 +17,7 @@ import numpy as np
 
 from theory.model import Model
 
-from .theory_compare import corrected_landscape, realised_model
-
-
-def _minima(F, xs):
-    d = np.diff(F)
-    idx = np.nonzero((d[:-1] < 0) & (d[1:] >= 0))[0] + 1
-    return [(xs[i], F[i]) for i in idx]
+from .theory_compare import corrected_landscape, grid_minima as _minima, realised_model
 
 
 def corrected_coexistence(model: Model, V: int, alpha_lo: float, alpha_hi: float, tol: float = 1e-6):
@@ -171,9 +165,8 @@ def plot_switching(res: SwitchingResult, path):
 def switching_study(model: Model, alphas, iters: int, warmup: int, seed: int, chains: int = 4, device="cpu",
                     n_leapfrog: int = 5, progress=None):
     """Run ``chains`` chains per alpha (half from each start) and analyse the switching."""
-    from numerics.solve import solve
-
     from .sweep import run_sweep
+    from .theory_compare import _solved
 
     V = model.require_V()
     reps = max(1, chains // 2)
@@ -182,7 +175,7 @@ def switching_study(model: Model, alphas, iters: int, warmup: int, seed: int, ch
         rows += run_sweep(model, alphas, iters=iters, warmup=warmup, seed=seed + 1000 * rep, device=device,
                           n_leapfrog=n_leapfrog, progress=progress)
     rm = realised_model(model, float(np.median(alphas)))
-    t = solve(rm.replace(alpha=None)).transition
+    t = _solved(rm.replace(alpha=None)).transition
     cc = corrected_coexistence(rm, V, min(alphas) - 3.0, max(alphas) + 3.0)
     if cc is None:
         cc = (None, 0.5 * (t.m_below + t.m_above))

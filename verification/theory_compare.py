@@ -136,9 +136,11 @@ def corrected_landscape(model: Model, alphas, xs, V: int) -> np.ndarray:
     return out
 
 
-def _count_minima(Fv: np.ndarray) -> int:
-    d = np.diff(Fv)
-    return int(np.sum((d[:-1] < 0) & (d[1:] >= 0)))
+def grid_minima(F: np.ndarray, xs: np.ndarray) -> list:
+    """Interior local minima ``(x, F)`` of a landscape sampled on the grid ``xs``."""
+    d = np.diff(F)
+    idx = np.nonzero((d[:-1] < 0) & (d[1:] >= 0))[0] + 1
+    return [(xs[i], F[i]) for i in idx]
 
 
 def corrected_spinodals(model: Model, V: int, alpha_lo: float, alpha_hi: float, n: int = 60, tol: float = 1e-4):
@@ -148,7 +150,7 @@ def corrected_spinodals(model: Model, V: int, alpha_lo: float, alpha_hi: float, 
     Returns ``(alpha_low, alpha_high)`` or None if there is no bistable window at this V.
     """
     xs = np.linspace(-3.0, 10.0, 4001)
-    nm = lambda a: _count_minima(corrected_landscape(model, [a], xs, V)[0])
+    nm = lambda a: len(grid_minima(corrected_landscape(model, [a], xs, V)[0], xs))
     grid = np.linspace(alpha_lo, alpha_hi, n)
     counts = [nm(a) for a in grid]
     idx = [i for i in range(n - 1) if (counts[i] >= 2) != (counts[i + 1] >= 2)]
