@@ -39,9 +39,9 @@ def bench_kernels(n=100_000):
     """Generated Numba kernels (F, dF, d2F) vs sympy.lambdify(numpy) on the same expressions."""
     import sympy as sp
 
-    from numerics._kernels import KERNELS
-    from theory.codegen import kernel_expressions
-    from theory.symbols import Sg, T, alpha, kappa, nu, sigma2
+    from copyhead.numerics._kernels import KERNELS
+    from copyhead.theory.symbolic.codegen import kernel_expressions
+    from copyhead.theory.symbolic.symbols import Sg, T, alpha, kappa, nu, sigma2
 
     print(f"[kernels] {n} points, (F, F_x, F_xx), softmax_qk_posterior and linear_qk_posterior")
     rng = np.random.default_rng(0)
@@ -74,9 +74,9 @@ def bench_kernels(n=100_000):
 
 
 def bench_solve():
-    from numerics.phase_diagram import phase_map
-    from numerics.solve import solve
-    from theory.model import Model
+    from copyhead.numerics.phase_diagram import phase_map
+    from copyhead.numerics.solve import solve
+    from copyhead.theory.model import Model
 
     print("[solve] full phase analysis at the default parameters (warm: kernels compiled)")
     ms = Model(attention="softmax")

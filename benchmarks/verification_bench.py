@@ -99,9 +99,9 @@ def flops_per_chain(V, T, N):
 
 
 def _target(V, T, B, n_sets, seed=0, alpha=ALPHA, model=None):
-    from theory.evidence import data_counts, sample_tokens
-    from theory.model import Model
-    from verification.evidence_torch import Counts, PosteriorTarget
+    from copyhead.theory.evidence import data_counts, sample_tokens
+    from copyhead.theory.model import Model
+    from copyhead.verification.evidence_torch import Counts, PosteriorTarget
 
     model = (model or Model()).replace(V=V, T=T, alpha=alpha)
     rng = np.random.default_rng(seed)
@@ -113,9 +113,9 @@ def _target(V, T, B, n_sets, seed=0, alpha=ALPHA, model=None):
 
 # ----------------------------------------------------------------------------- evidence
 def bench_evidence(row, best_of):
-    from theory.evidence import brute_force_log_evidence, data_counts, log_evidence, sample_tokens
-    from theory.model import Model
-    from verification import evidence_torch as et
+    from copyhead.theory.evidence import brute_force_log_evidence, data_counts, log_evidence, sample_tokens
+    from copyhead.theory.model import Model
+    from copyhead.verification import evidence_torch as et
 
     torch.set_num_threads(1)
     blas = _openblas_threads(1)
@@ -179,7 +179,7 @@ def bench_evidence(row, best_of):
 
 # ----------------------------------------------------------------------------- hmc
 def bench_hmc(row, best_of):
-    from verification.hmc import hmc_sample
+    from copyhead.verification.hmc import hmc_sample
 
     torch.set_num_threads(1)
     peak = _matmul_gflops(best_of)

@@ -6,7 +6,7 @@ evidence in tests/theory/test_evidence.py.
 """
 import sympy as sp
 
-from theory.report import Derivation
+from copyhead.theory.symbolic.report import Derivation
 
 der = Derivation("Exact W-marginal evidence (finite size)")
 n, V, P, T, s2, kap = sp.symbols("n V P T sigma2 kappa", positive=True)

@@ -4,7 +4,7 @@ Run: python derivations/02_energy_limit.py  (writes derivations/out/02_energy_li
 Implemented in theory/energy.py; tested against the exact evidence at growing V in
 tests/theory/test_energy.py.
 """
-from theory.energy import derive_energy_limit, derive_training_error
+from copyhead.theory.symbolic.energy import derive_energy_limit, derive_training_error
 
 e, e1_mean, der = derive_energy_limit()
 der.emit("02_energy_limit")

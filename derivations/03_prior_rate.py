@@ -4,7 +4,7 @@ Run: python derivations/03_prior_rate.py  (writes derivations/out/03_prior_rate.
 Implemented in theory/prior.py; the matrix rate J(S) = sum j(sigma_i) is tested against direct
 numerical minimisation of the Wishart rate in tests/theory/test_prior.py.
 """
-from theory.prior import derive_qk_rate
+from copyhead.theory.symbolic.prior import derive_qk_rate
 
 j, der = derive_qk_rate()
 der.emit("03_prior_rate")

@@ -3,6 +3,6 @@
 Run: python derivations/04_reduced.py  (writes derivations/out/04_reduced.tex)
 Implemented in theory/reduced.py; the generated kernels (copyhead codegen) print these.
 """
-from theory.reduced import derive_reduced
+from copyhead.theory.symbolic.reduced import derive_reduced
 
 derive_reduced().emit("04_reduced")

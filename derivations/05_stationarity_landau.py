@@ -3,7 +3,8 @@
 Run: python derivations/05_stationarity_landau.py  (writes derivations/out/05_stationarity_landau.tex)
 Implemented in theory/landau.py; tested in tests/theory/test_landau.py.
 """
-from theory.landau import critical_alpha, derive_landau, landau_b, tricritical_sigma2
+from copyhead.theory.landau import critical_alpha, landau_b, tricritical_sigma2
+from copyhead.theory.symbolic.landau import derive_landau
 
 derive_landau().emit("05_stationarity_landau")
 T, nu, s2 = 8, 0.5, 0.1

@@ -31,8 +31,8 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from theory.report import Derivation
-from theory.symbols import P, T, V, alpha, g, kappa, m, r, sigma2
+from copyhead.theory.symbolic.report import Derivation
+from copyhead.theory.symbolic.symbols import P, T, V, alpha, g, kappa, m, r, sigma2
 
 abar, a2bar = sp.symbols("abar abar2", positive=True)  # mean row sum, mean squared row sum
 b2 = sp.Symbol("b2", positive=True)  # ||A^T A||_F^2 / T
@@ -93,7 +93,7 @@ der.step(
     e1_mean_closed, "e1_{mean}",
 )
 try:  # cross-check with the mean-count part derived independently in theory/energy.py
-    from theory.energy import derive_energy_limit
+    from copyhead.theory.energy import derive_energy_limit
 
     _, e1_mean_other, _ = derive_energy_limit()
     assert sp.simplify(sp.expand_log(e1_mean_other - e1_mean_closed, force=True)) == 0
@@ -333,7 +333,7 @@ der.step(
 )
 
 # numerical cross-check of the NumPy implementation against this expression
-from theory.finite_size import e1 as e1_numpy, e1_statistics  # noqa: E402
+from copyhead.theory.finite_size import e1 as e1_numpy, e1_statistics  # noqa: E402
 
 f_num = sp.lambdify((m, r, abar, a2bar, b2, w, alpha, g, kappa), e1_final, "numpy")
 rng = np.random.default_rng(7)

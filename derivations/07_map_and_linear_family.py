@@ -12,9 +12,9 @@ Run: python derivations/07_map_and_linear_family.py  (writes derivations/out/07_
 """
 import sympy as sp
 
-from theory.energy import energy_limit
-from theory.report import Derivation
-from theory.symbols import T, alpha, kappa, m, nu, sigma2
+from copyhead.theory.symbolic.energy import energy_limit
+from copyhead.theory.symbolic.report import Derivation
+from copyhead.theory.symbolic.symbols import T, alpha, kappa, m, nu, sigma2
 
 der = Derivation("MAP finite-size term and the finite-V linear family")
 g, q, q1, r, abar, abar2, b2, w = sp.symbols("g q q1 r abar abar2 b2 w", positive=True)

@@ -12,11 +12,11 @@ Run: python derivations/08_one_loop.py  (writes derivations/out/08_one_loop.tex)
 import numpy as np
 import sympy as sp
 
-from theory.energy import energy_limit
-from theory.model import Model
-from theory.one_loop import linear_full_hessian, one_loop_linear, transverse_spectrum
-from theory.order_parameters import shift_matrix
-from theory.report import Derivation
+from copyhead.theory.symbolic.energy import energy_limit
+from copyhead.theory.model import Model
+from copyhead.theory.one_loop import linear_full_hessian, one_loop_linear, transverse_spectrum
+from copyhead.theory.order_parameters import shift_matrix
+from copyhead.theory.symbolic.report import Derivation
 
 der = Derivation("One-loop correction for linear attention")
 m, r, g, al, nu, T, s, x, lam = sp.symbols("m r g alpha nu T s x lambda", positive=True)

@@ -1,5 +1,5 @@
 # GENERATED FILE -- DO NOT EDIT.
-# Written by `copyhead codegen` (python -m theory.codegen) from theory/reduced.py
+# Written by `copyhead codegen` (python -m copyhead.theory.symbolic.codegen) from theory/symbolic/reduced.py
 # (SymPy 1.14.0; expression digest 6cff44ebeef95a1d).
 # Each kernel returns (F, F_x, F_xx, F_xxx, F_xa, F_xxa) of the reduced free energy per V^2;
 # x = u = m^2 for linear attention, x = s for softmax attention (see theory/reduced.py).

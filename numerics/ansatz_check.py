@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from theory.energy import energy_gradient_numeric, energy_numeric
-from theory.model import Model, ParameterError
-from theory.order_parameters import copy_weight, self_overlap, shift_matrix, softmax_rows
-from theory.prior import matrix_rate, matrix_rate_grad
+from copyhead.theory.energy import energy_gradient_numeric, energy_numeric
+from copyhead.theory.model import Model, ParameterError
+from copyhead.theory.order_parameters import copy_weight, self_overlap, shift_matrix, softmax_rows
+from copyhead.theory.prior import matrix_rate, matrix_rate_grad
 
 from .solve import solve
 

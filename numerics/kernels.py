@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.model import Model
+from copyhead.theory.model import Model
 
 from ._kernels import KERNELS
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import brentq
 
-from theory.landau import critical_alpha, landau_b
-from theory.model import Model, ParameterError
+from copyhead.theory.landau import critical_alpha, landau_b
+from copyhead.theory.model import Model, ParameterError
 
 from .branches import x_grid
 from .continuation import ContinuationError
@@ -185,12 +185,3 @@ def plot_phase_diagram(pd: PhaseDiagram, path) -> Path:
 
     return save_figure(fig, path)
 
-
-def save_json(obj: dict, path) -> Path:
-    """Write JSON atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    tmp.replace(path)
-    return path

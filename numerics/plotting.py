@@ -157,13 +157,9 @@ def save_solve_figures(res, outdir, stem=None) -> list:
 
 def save_branches_csv(res, path) -> Path:
     """All branch points as CSV: branch, kind, stability, alpha, x, m, r, F, residual."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = ["branch,kind,stability,alpha,x,m,r,F,residual"]
-    for i, b in enumerate(res.branches):
-        for a, x, m, r, F, e in zip(b.alpha, b.x, b.m, b.r, b.F, b.residual):
-            rows.append(f"{i},{b.kind},{b.label},{a:.12g},{x:.12g},{m:.12g},{r:.12g},{F:.12g},{e:.3g}")
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("\n".join(rows) + "\n")
-    tmp.replace(path)
-    return path
+    from copyhead.io import write_csv
+
+    rows = [{"branch": i, "kind": b.kind, "stability": b.label, "alpha": a, "x": x, "m": m, "r": r, "F": F,
+             "residual": e}
+            for i, b in enumerate(res.branches) for a, x, m, r, F, e in zip(b.alpha, b.x, b.m, b.r, b.F, b.residual)]
+    return write_csv(rows, path, ["branch", "kind", "stability", "alpha", "x", "m", "r", "F", "residual"])

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
-from theory.landau import landau_b
-from theory.model import Model, ParameterError
+from copyhead.theory.landau import landau_b
+from copyhead.theory.model import Model, ParameterError
 
 from .branches import Branch, all_branches, x_grid
 from .continuation import ContinuationError

@@ -27,8 +27,10 @@ Row shifts ``S -> S + c 1^T`` leave ``A`` unchanged; these ``T`` directions are 
 by the prior ``nu J`` (``J`` depends on the row means), so ``H`` is positive definite at both
 minima (checked in the tests).
 
-Hessian (eq. S3): energy part ``-e - e1/V`` as a function of ``S`` by exact automatic
-differentiation (torch, float64; no singular values involved). Prior part analytic: writing
+Hessian (eq. S3): energy part ``-e - e1/V`` as a function of ``S``: analytic gradient (chain rule
+through the six statistics of ``A`` that ``e`` and ``e1`` depend on, and the softmax), Hessian by
+central differences of it (NumPy; the tests check both against torch autodiff). No singular
+values are involved. Prior part analytic: writing
 ``J(S) = min_X 1/2 [tr X - log det X + tr S^T X^{-1} S] - T/2`` (qk; the minimiser solves
 ``X^2 - X = S S^T``, eigenvalues ``a_i = (1 + sqrt(1 + 4 sigma_i^2))/2``), the gradient is
 ``X^{-1} S`` and its differential
@@ -48,7 +50,6 @@ same order as ``log f`` and the determinant and are assumed equal for the two ba
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy.optimize import brentq, minimize
 
 from .energy import energy_numeric
@@ -78,35 +79,65 @@ def _check(model: Model):
         raise ParameterError("objective", model.objective, "the one-loop theory is for the posterior")
 
 
-def _energy_torch(S, alpha, sigma2, kappa, V):
-    """``-e(m, r) - e1(A)/V`` (torch, differentiable); ``V=None``: no ``e1``."""
-    T = S.shape[-1]
-    A = torch.softmax(S, dim=-1)
-    idx = torch.arange(T)
-    m = A[idx, (idx - 1) % T].mean()
-    r = (A * A).sum() / T
+def _energy_of_stats(st, alpha, sigma2, kappa, V):
+    """``-e(m, r) - e1/V`` from the statistics ``st = (m, r, abar, abar2, b2, w)`` of ``A``
+    (THEORY.md §3 checkpoint; ``V=None``: no ``e1``). Works on complex input (complex-step
+    derivatives in :func:`_energy_grad`)."""
+    m, r, abar, abar2, b2, w = st
     g = sigma2 * alpha
     q = 1.0 + g * r
-    e = -0.5 * torch.log(q) - 0.5 * alpha * (1.0 + g * (r - m * m)) / q
-    out = -e
-    if V is not None:
-        a = A.sum(dim=-1)
-        abar, abar2 = a.mean(), (a * a).mean()
-        B = A.T @ A
-        b2 = (B * B).sum() / T
-        Jm = torch.roll(torch.eye(T, dtype=S.dtype), -1, dims=1)
-        w = ((A @ A.T) * (A @ Jm.T)).sum() / T
-        q1 = 1.0 + g * abar2
-        mean_part = 0.5 * torch.log(q) - 0.5 * torch.log(q1) - 0.5 * alpha * g * m * m / q \
-            + 0.5 * alpha * g * abar * abar / q1
-        fluct = (g * g * b2 / (4.0 * alpha * q * q) + g * r / (2.0 * q) - g * g * m * w / (q * q)
-                 + g ** 3 * m * m * b2 / (2.0 * q ** 3)) / kappa
-        out = out - (mean_part + fluct) / V
-    return out
+    out = 0.5 * np.log(q) + 0.5 * alpha * (1.0 + g * (r - m * m)) / q
+    if V is None:
+        return out
+    q1 = 1.0 + g * abar2
+    mean_part = 0.5 * np.log(q) - 0.5 * np.log(q1) - 0.5 * alpha * g * m * m / q + 0.5 * alpha * g * abar * abar / q1
+    fluct = (g * g * b2 / (4.0 * alpha * q * q) + g * r / (2.0 * q) - g * g * m * w / (q * q)
+             + g ** 3 * m * m * b2 / (2.0 * q ** 3)) / kappa
+    return out - (mean_part + fluct) / V
 
 
-def energy_part(S, model: Model, alpha: float, V, order: int = 1):
-    """Energy part ``E(S) = -e(m(A), r(A)) - e1(A)/V`` and its derivatives (exact autodiff).
+def _stats(A, J):
+    """``(m, r, abar, abar2, b2, w)`` of ``A``: ``m = tr(J^T A)/T``, ``r = |A|^2/T``, row sums
+    ``a``: ``abar, mean a^2``; ``b2 = |A^T A|^2/T``, ``w = tr(J^T A A^T A)/T``."""
+    T = A.shape[0]
+    a = A.sum(axis=1)
+    B = A.T @ A
+    return ((J * A).sum() / T, (A * A).sum() / T, a.mean(), (a * a).mean(), (B * B).sum() / T,
+            np.trace(J.T @ A @ A.T @ A) / T)
+
+
+def _energy_grad(S, alpha, sigma2, kappa, V):
+    """Value and analytic gradient (``T x T``) of ``E(S) = -e - e1/V`` with ``A = softmax_row(S)``.
+
+    ``dE/dA = sum_k (dE/dstat_k) dstat_k/dA`` with ``dm/dA = J/T``, ``dr/dA = 2A/T``,
+    ``dabar/dA = 11^T/T``, ``dabar2/dA = 2 a 1^T/T``, ``db2/dA = 4 A B/T``
+    (``B = A^T A``), ``dw/dA = (A J^T A + J A^T A + A A^T J)/T``; the partial derivatives
+    ``dE/dstat_k`` by complex steps (exact to rounding); then through the softmax,
+    ``dE/dS = A o (G - rowsum(G o A))``.
+    """
+    T = S.shape[0]
+    J = shift_matrix(T)
+    A = np.exp(S - S.max(axis=1, keepdims=True))
+    A /= A.sum(axis=1, keepdims=True)
+    st = np.array(_stats(A, J), dtype=complex)
+    val = float(np.real(_energy_of_stats(st, alpha, sigma2, kappa, V)))
+    h = 1e-30
+    dst = []
+    for k in range(6):
+        e = st.copy()
+        e[k] += 1j * h
+        dst.append(float(np.imag(_energy_of_stats(e, alpha, sigma2, kappa, V)) / h))
+    a = A.sum(axis=1)
+    B = A.T @ A
+    one = np.ones((T, T))
+    dA = (dst[0] * J + dst[1] * 2.0 * A + dst[2] * one + dst[3] * 2.0 * a[:, None] * one
+          + dst[4] * 4.0 * A @ B + dst[5] * (A @ J.T @ A + J @ A.T @ A + A @ A.T @ J)) / T
+    gS = A * (dA - (dA * A).sum(axis=1, keepdims=True))
+    return val, gS
+
+
+def energy_part(S, model: Model, alpha: float, V, order: int = 1, h: float = 1e-5):
+    """Energy part ``E(S) = -e(m(A), r(A)) - e1(A)/V`` and its derivatives (NumPy).
 
     Parameters
     ----------
@@ -118,18 +149,24 @@ def energy_part(S, model: Model, alpha: float, V, order: int = 1):
         ``None`` drops ``e1`` (the ``V = inf`` energy).
     order : {0, 1, 2}
         0: value; 1: ``(value, gradient)``; 2: ``(value, gradient, Hessian)`` (flattened row-major).
+    h : float
+        Step of the central differences of the analytic gradient that give the Hessian
+        (truncation ``O(h^2)`` ~ 1e-10 relative; the tests compare with torch autodiff).
     """
     T = model.T
-    St = torch.tensor(np.asarray(S, float).reshape(T, T), dtype=torch.float64, requires_grad=order > 0)
-    f = lambda x: _energy_torch(x.reshape(T, T), alpha, model.sigma2, model.kappa, V)
-    val = f(St)
+    S = np.asarray(S, float).reshape(T, T)
+    args = (alpha, model.sigma2, model.kappa, V)
+    val, gr = _energy_grad(S, *args)
     if order == 0:
-        return float(val.detach())
-    (gr,) = torch.autograd.grad(val, St)
+        return val
     if order == 1:
-        return float(val.detach()), gr.numpy().ravel()
-    H = torch.autograd.functional.hessian(f, St.detach().reshape(-1), vectorize=True)
-    return float(val.detach()), gr.numpy().ravel(), H.numpy()
+        return val, gr.ravel()
+    H = np.empty((T * T, T * T))
+    for k in range(T * T):
+        E = np.zeros(T * T)
+        E[k] = h
+        H[:, k] = (_energy_grad(S + E.reshape(T, T), *args)[1] - _energy_grad(S - E.reshape(T, T), *args)[1]).ravel() / (2 * h)
+    return val, gr.ravel(), 0.5 * (H + H.T)
 
 
 def prior_hessian(S, prior: str):

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from theory.model import ParameterError
+from copyhead.theory.model import ParameterError
 
 
 def _as_chains(x) -> np.ndarray:

@@ -38,7 +38,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from theory.model import Model, ParameterError
+from copyhead.theory.model import Model, ParameterError
 
 DTYPE = torch.float64
 

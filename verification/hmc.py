@@ -39,7 +39,7 @@ from typing import Callable, Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from theory.model import ParameterError
+from copyhead.theory.model import ParameterError
 
 ProgressFn = Callable[[int, int, dict], None]
 CheckpointFn = Callable[[dict], None]

@@ -29,8 +29,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from theory.evidence import sample_tokens
-from theory.model import Model, ParameterError
+from copyhead.theory.evidence import sample_tokens
+from copyhead.theory.model import Model, ParameterError
 
 from .network import DTYPE, Data, attention, copy_weight, data_loss_counts, make_data, self_overlap
 

@@ -40,8 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from theory.evidence import data_counts
-from theory.model import Model, ParameterError
+from copyhead.theory.evidence import data_counts
+from copyhead.theory.model import Model, ParameterError
 
 from .evidence_torch import attention, copy_weight, self_overlap  # noqa: F401  (shared helpers)
 
@@ -182,7 +182,7 @@ def f_map_reduced(S: np.ndarray, model: Model) -> float:
     a leading-order comparison for ``loss / V^2`` at a trained point (the ``W`` part of the loss
     is minimised there).
     """
-    from theory.order_parameters import attention as np_attention, copy_weight as np_m, self_overlap as np_r
+    from copyhead.theory.order_parameters import attention as np_attention, copy_weight as np_m, self_overlap as np_r
 
     S = np.asarray(S, float)
     A = np_attention(S, model.attention)

@@ -34,16 +34,16 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import warnings
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 
-from theory.evidence import data_counts, sample_tokens
-from theory.model import Model, ParameterError
-from theory.order_parameters import training_error as theory_training_error
+from copyhead.theory.evidence import data_counts, sample_tokens
+from copyhead.io import atomic_write
+from copyhead.theory.model import Model, ParameterError
+from copyhead.theory.order_parameters import training_error as theory_training_error
 
 from . import diagnostics
 from .evidence_torch import DTYPE, Counts, PosteriorTarget
@@ -356,7 +356,7 @@ def _serialize_checkpoint(doc: dict, f) -> None:
 
 def save_checkpoint(path: str, doc: dict) -> None:
     """Write ``doc`` to ``path`` atomically: a crash while writing leaves the old file intact."""
-    _atomic_write(path, lambda f: _serialize_checkpoint(doc, f), "wb")
+    atomic_write(path, lambda f: _serialize_checkpoint(doc, f), "wb")
 
 
 def load_checkpoint(path: str, record: Optional[dict] = None) -> Optional[dict]:
@@ -390,22 +390,6 @@ def load_checkpoint(path: str, record: Optional[dict] = None) -> Optional[dict]:
 
 
 # --------------------------------------------------------------------------- saving
-def _atomic_write(path: str, write: Callable, mode: str) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def save_sweep(rows: Sequence[dict], prefix: str) -> tuple:
@@ -424,8 +408,8 @@ def save_sweep(rows: Sequence[dict], prefix: str) -> tuple:
     arrays = {name: np.stack([r["traces"][name] for r in rows]) for name in rows[0]["traces"]}
     arrays["alpha"] = np.array([r["alpha"] for r in rows])
     arrays["start"] = np.array([r["start"] for r in rows])
-    _atomic_write(npath, lambda f: np.savez_compressed(f, **arrays), "wb")
-    _atomic_write(jpath, lambda f: f.write(text), "w")
+    atomic_write(npath, lambda f: np.savez_compressed(f, **arrays), "wb")
+    atomic_write(jpath, lambda f: f.write(text), "w")
     return jpath, npath
 
 

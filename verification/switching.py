@@ -15,52 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.model import Model
+from copyhead.theory.model import Model
 
-from .theory_compare import corrected_landscape, grid_minima as _minima, realised_model
+from copyhead.numerics.finite_size import corrected_coexistence, one_loop_alpha_c, realised_model
 
-
-def corrected_coexistence(model: Model, V: int, alpha_lo: float, alpha_hi: float, tol: float = 1e-6):
-    """Alpha where the two minima of ``F - e1/V`` have equal value (softmax), by bisection.
-
-    Returns ``(alpha_c, m_saddle)`` or None if the landscape is not bistable on the bracket.
-    """
-    xs = np.linspace(-3.0, 10.0, 20001)
-    from numerics.kernels import Kernel
-
-    k = Kernel(model)
-
-    def dF(a):
-        mins = _minima(corrected_landscape(model, [a], xs, V)[0], xs)
-        if len(mins) < 2:
-            return None
-        return mins[-1][1] - mins[0][1]
-
-    from .theory_compare import corrected_spinodals
-
-    win = corrected_spinodals(model, V, alpha_lo, alpha_hi)
-    if win is None or win[1] is None:
-        return None
-    pad = 1e-3 * (win[1] - win[0])
-    lo, hi = win[0] + pad, win[1] - pad
-    flo, fhi = dF(lo), dF(hi)
-    if flo is None or fhi is None or flo * fhi > 0:
-        return None
-    while hi - lo > tol * hi:
-        mid = 0.5 * (lo + hi)
-        fm = dF(mid)
-        if fm is None:
-            return None
-        if fm * flo > 0:
-            lo, flo = mid, fm
-        else:
-            hi = mid
-    a = 0.5 * (lo + hi)
-    F = corrected_landscape(model, [a], xs, V)[0]
-    mins = _minima(F, xs)
-    between = (xs > mins[0][0]) & (xs < mins[-1][0])
-    x_saddle = xs[between][np.argmax(F[between])]
-    return a, float(k.m_of_x(x_saddle))
 
 
 @dataclass
@@ -166,7 +124,7 @@ def switching_study(model: Model, alphas, iters: int, warmup: int, seed: int, ch
                     n_leapfrog: int = 5, progress=None):
     """Run ``chains`` chains per alpha (half from each start) and analyse the switching."""
     from .sweep import run_sweep
-    from .theory_compare import _solved
+    from copyhead.numerics.finite_size import _solved
 
     V = model.require_V()
     reps = max(1, chains // 2)
@@ -184,18 +142,3 @@ def switching_study(model: Model, alphas, iters: int, warmup: int, seed: int, ch
     return res, rows
 
 
-def one_loop_alpha_c(model: Model, V: int, alpha_lo: float, alpha_hi: float):
-    """One-loop coexistence (equal basin ``log Z`` incl. the qk prefactor) inside the finite-V window."""
-    from theory.model import ParameterError
-    from theory.one_loop_softmax import one_loop_coexistence
-
-    from .theory_compare import corrected_spinodals
-
-    win = corrected_spinodals(model, V, alpha_lo, alpha_hi)
-    if win is None or win[1] is None:
-        return None
-    pad = 1e-3 * (win[1] - win[0])
-    try:
-        return float(one_loop_coexistence(model, V, win[0] + pad, win[1] - pad))
-    except (ParameterError, ValueError, RuntimeError):
-        return None  # no sign change of log Z_copy - log Z_dis inside the window

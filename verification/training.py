@@ -30,9 +30,9 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from theory.evidence import readout_posterior, sample_tokens
-from theory.model import Model, ParameterError
-from theory.order_parameters import shift_matrix
+from copyhead.theory.evidence import readout_posterior, sample_tokens
+from copyhead.theory.model import Model, ParameterError
+from copyhead.theory.order_parameters import shift_matrix
 
 from .network import (
     DTYPE,

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from numerics.ansatz_check import check_softmax_ansatz, full_free_energy
-from numerics.phase_diagram import phase_lines, phase_map
-from numerics.solve import solve
-from theory.landau import tricritical_sigma2
-from theory.model import Model
+from copyhead.numerics.ansatz_check import check_softmax_ansatz, full_free_energy
+from copyhead.numerics.phase_diagram import phase_lines, phase_map
+from copyhead.numerics.solve import solve
+from copyhead.theory.landau import tricritical_sigma2
+from copyhead.theory.model import Model
 
 
 def test_full_free_energy_gradient_by_finite_differences():

@@ -3,11 +3,11 @@ import numpy as np
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-from numerics._kernels import KERNELS
-from theory.evidence import data_counts, log_evidence, sample_tokens
-from theory.order_parameters import attention
-from theory.reduced import KEYS, linear_free_energy_in_m
-from theory.symbols import T as Ts, alpha as As, m as Ms, nu as Ns, sigma2 as S2s
+from copyhead.numerics._kernels import KERNELS
+from copyhead.theory.evidence import data_counts, log_evidence, sample_tokens
+from copyhead.theory.order_parameters import attention
+from copyhead.theory.symbolic.reduced import KEYS, linear_free_energy_in_m
+from copyhead.theory.symbolic.symbols import T as Ts, alpha as As, m as Ms, nu as Ns, sigma2 as S2s
 
 params = st.tuples(
     st.floats(0.01, 1e4),  # alpha

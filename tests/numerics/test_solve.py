@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from numerics.continuation import ContinuationError, newton_x
-from numerics.kernels import Kernel
-from numerics.solve import solve
-from theory.landau import critical_alpha, tricritical_sigma2
-from theory.model import Model, ParameterError
-from theory.reduced import reduced_free_energy, variable
-from theory.symbols import Sg, T, alpha, nu, sigma2
+from copyhead.numerics.continuation import ContinuationError, newton_x
+from copyhead.numerics.kernels import Kernel
+from copyhead.numerics.solve import solve
+from copyhead.theory.landau import critical_alpha, tricritical_sigma2
+from copyhead.theory.model import Model, ParameterError
+from copyhead.theory.symbolic.reduced import reduced_free_energy, variable
+from copyhead.theory.symbolic.symbols import Sg, T, alpha, nu, sigma2
 
 
 def _lambdified(model):

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from numerics._kernels import KERNELS
-from theory import codegen
-from theory.reduced import KEYS
-from theory.symbols import Sg, T, alpha, kappa, nu, sigma2
+from copyhead.numerics._kernels import KERNELS
+from copyhead.theory.symbolic import codegen
+from copyhead.theory.symbolic.reduced import KEYS
+from copyhead.theory.symbolic.symbols import Sg, T, alpha, kappa, nu, sigma2
 
 
 def test_generated_module_is_up_to_date():

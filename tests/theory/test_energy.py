@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from theory.energy import derive_energy_limit, energy_gradient_numeric, energy_limit, energy_limit_map, energy_numeric
-from theory.evidence import data_counts, log_evidence, readout_posterior, sample_tokens, design_matrix, targets
-from theory.order_parameters import copy_weight, self_overlap, shift_matrix, softmax_rows, training_error
-from theory.symbols import alpha, g, m, r, sigma2
+from copyhead.theory.energy import energy_gradient_numeric, energy_numeric
+from copyhead.theory.symbolic.energy import derive_energy_limit, energy_limit, energy_limit_map
+from copyhead.theory.evidence import data_counts, log_evidence, readout_posterior, sample_tokens, design_matrix, targets
+from copyhead.theory.order_parameters import copy_weight, self_overlap, shift_matrix, softmax_rows, training_error
+from copyhead.theory.symbolic.symbols import alpha, g, m, r, sigma2
 
 
 def test_symbolic_derivation_matches_closed_form():

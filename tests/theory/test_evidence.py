@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from theory.evidence import (
+from copyhead.theory.evidence import (
     brute_force_log_evidence, data_counts, design_matrix, log_evidence, readout_posterior, sample_tokens, targets,
 )
-from theory.order_parameters import attention, softmax_rows
+from copyhead.theory.order_parameters import attention, softmax_rows
 
 
 @pytest.mark.parametrize("kind", ["softmax", "linear"])
@@ -46,7 +46,7 @@ def test_readout_posterior_mean_is_ridge_regression():
 
 
 def test_non_finite_attention_is_a_clear_error():
-    from theory.evidence import EvidenceError
+    from copyhead.theory.evidence import EvidenceError
 
     rng = np.random.default_rng(0)
     tok = sample_tokens(4, 3, 4, rng)

@@ -23,9 +23,9 @@ import time
 import numpy as np
 import pytest
 
-from theory.evidence import data_counts, log_evidence, sample_tokens
-from theory.finite_size import e1, e1_linear, e1_softmax_symmetric, e1_statistics
-from theory.order_parameters import copy_weight, self_overlap, shift_matrix, softmax_rows
+from copyhead.theory.evidence import data_counts, log_evidence, sample_tokens
+from copyhead.theory.finite_size import e1, e1_linear, e1_softmax_symmetric, e1_statistics
+from copyhead.theory.order_parameters import copy_weight, self_overlap, shift_matrix, softmax_rows
 
 T = 4
 ALPHA, SIGMA2, KAPPA = 1.0, 1.0, 0.7  # g = 1; kappa != 1 so the separate kappa dependence is tested

@@ -8,10 +8,10 @@ average + 1e-3 for the O(1/V^2) remainder).
 import numpy as np
 import pytest
 
-from theory.energy import energy_numeric
-from theory.evidence import data_counts, design_matrix, log_map_objective, sample_tokens, targets
-from theory.finite_size import e1
-from theory.order_parameters import copy_weight, self_overlap, shift_matrix, softmax_rows
+from copyhead.theory.energy import energy_numeric
+from copyhead.theory.evidence import data_counts, design_matrix, log_map_objective, sample_tokens, targets
+from copyhead.theory.finite_size import e1
+from copyhead.theory.order_parameters import copy_weight, self_overlap, shift_matrix, softmax_rows
 
 T, ALPHA, SIGMA2, KAPPA = 4, 1.0, 1.0, 0.7
 
@@ -54,7 +54,7 @@ def test_e1_map_matches_exact_map_objective(name):
 
 def test_e1_map_is_the_quadratic_form_part():
     """e1_MAP from the code equals the quadratic-form terms listed in derivations/07 on random statistics."""
-    from theory.finite_size import e1_from_statistics
+    from copyhead.theory.finite_size import e1_from_statistics
 
     rng = np.random.default_rng(7)
     for _ in range(10):

@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from theory.landau import critical_alpha, critical_alpha_expr, derive_landau, landau_b, landau_coefficients, tricritical_sigma2
-from theory.reduced import linear_free_energy_in_m
-from theory.symbols import T, alpha, m, nu, sigma2
+from copyhead.theory.landau import critical_alpha, landau_b, tricritical_sigma2
+from copyhead.theory.symbolic.landau import critical_alpha_expr, derive_landau, landau_coefficients
+from copyhead.theory.symbolic.reduced import linear_free_energy_in_m
+from copyhead.theory.symbolic.symbols import T, alpha, m, nu, sigma2
 
 
 @pytest.mark.parametrize("prior", ["qk", "gaussian"])

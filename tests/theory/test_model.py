@@ -1,6 +1,6 @@
 import pytest
 
-from theory.model import DEFAULT, Model, ParameterError
+from copyhead.theory.model import DEFAULT, Model, ParameterError
 
 
 @pytest.mark.parametrize(

@@ -4,17 +4,17 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import gammaln
 
-from theory.energy import energy_numeric
-from theory.model import Model
-from theory.one_loop import (
+from copyhead.theory.energy import energy_numeric
+from copyhead.theory.model import Model
+from copyhead.theory.one_loop import (
     linear_full_free_energy,
     linear_full_hessian,
     one_loop_linear,
     qk_log_prefactor,
     transverse_spectrum,
 )
-from theory.order_parameters import shift_matrix
-from theory.prior import rate_qk
+from copyhead.theory.order_parameters import shift_matrix
+from copyhead.theory.prior import rate_qk
 
 
 def _model(prior, T=8):

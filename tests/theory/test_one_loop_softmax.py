@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from theory.energy import energy_numeric
-from theory.finite_size import e1
-from theory.model import Model
-from theory.one_loop_softmax import (
+from copyhead.theory.energy import energy_numeric
+from copyhead.theory.finite_size import e1
+from copyhead.theory.model import Model
+from copyhead.theory.one_loop_softmax import (
+    energy_part,
     _symmetric_F,
     basin_log_z,
     log_z_difference,
@@ -17,8 +18,8 @@ from theory.one_loop_softmax import (
     softmax_hessian_V,
     symmetric_minima,
 )
-from theory.order_parameters import copy_weight, self_overlap, shift_matrix, softmax_rows
-from theory.prior import matrix_rate_grad, rate
+from copyhead.theory.order_parameters import copy_weight, self_overlap, shift_matrix, softmax_rows
+from copyhead.theory.prior import matrix_rate_grad, rate
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -139,3 +140,48 @@ def test_T2_exact_integral_vs_one_loop():
     d8, d16 = _quadrature_minus_one_loop(8), _quadrature_minus_one_loop(16)
     assert abs(d8) < 0.06 and abs(d16) < 0.015
     assert 3.0 < d8 / d16 < 4.5  # ~ 1/V^2 (measured: -0.0430, -0.0117)
+
+
+def _energy_torch_reference(S, alpha, sigma2, kappa, V):
+    """Independent torch autodiff version of ``-e - e1/V`` (THEORY.md §3), written from the checkpoint."""
+    import torch
+
+    T = S.shape[-1]
+    A = torch.softmax(S, dim=-1)
+    idx = torch.arange(T)
+    m = A[idx, (idx - 1) % T].mean()
+    r = (A * A).sum() / T
+    g = sigma2 * alpha
+    q = 1.0 + g * r
+    out = 0.5 * torch.log(q) + 0.5 * alpha * (1.0 + g * (r - m * m)) / q
+    a = A.sum(dim=-1)
+    abar, abar2 = a.mean(), (a * a).mean()
+    B = A.T @ A
+    b2 = (B * B).sum() / T
+    Jm = torch.roll(torch.eye(T, dtype=S.dtype), -1, dims=1)
+    w = ((A @ A.T) * (A @ Jm.T)).sum() / T
+    q1 = 1.0 + g * abar2
+    mean_part = (0.5 * torch.log(q) - 0.5 * torch.log(q1) - 0.5 * alpha * g * m * m / q
+                 + 0.5 * alpha * g * abar * abar / q1)
+    fluct = (g * g * b2 / (4.0 * alpha * q * q) + g * r / (2.0 * q) - g * g * m * w / (q * q)
+             + g ** 3 * m * m * b2 / (2.0 * q ** 3)) / kappa
+    return out - (mean_part + fluct) / V
+
+
+@pytest.mark.parametrize("seed,T,scale", [(0, 8, 1.3), (1, 4, 3.0), (2, 6, 0.2)])
+def test_energy_part_matches_torch_autodiff(seed, T, scale):
+    """The NumPy energy part (analytic gradient, central-difference Hessian) equals torch autodiff."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    S = rng.normal(size=(T, T)) * scale
+    model = Model(T=T, kappa=0.7)
+    v, g, H = energy_part(S, model, 24.0, 8, order=2)
+    St = torch.tensor(S.ravel(), dtype=torch.float64, requires_grad=True)
+    f = lambda x: _energy_torch_reference(x.reshape(T, T), 24.0, model.sigma2, model.kappa, 8)  # noqa: E731
+    vt = f(St)
+    (gt,) = torch.autograd.grad(vt, St)
+    Ht = torch.autograd.functional.hessian(f, St.detach()).numpy()
+    assert abs(v - float(vt.detach())) < 1e-13
+    assert np.abs(g - gt.numpy()).max() < 1e-13
+    assert np.abs(H - Ht).max() < 1e-8 * np.abs(Ht).max()

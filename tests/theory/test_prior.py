@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize, minimize_scalar
 
-from theory.prior import derive_qk_rate, matrix_rate, matrix_rate_grad, rate, rate_qk, rate_qk_prime
+from copyhead.theory.prior import matrix_rate, matrix_rate_grad, rate, rate_qk, rate_qk_prime
+from copyhead.theory.symbolic.prior import derive_qk_rate
 
 
 @pytest.mark.parametrize("s", [-4.0, -0.7, 0.0, 1e-4, 0.3, 1.0, 2.5, 10.0])

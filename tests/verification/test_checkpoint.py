@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from theory.model import Model, ParameterError
-from verification import sweep as sw
-from verification.hmc import hmc_sample
-from verification.sweep import CheckpointMismatchError, load_checkpoint, run_sweep
+from copyhead.theory.model import Model, ParameterError
+from copyhead.verification import sweep as sw
+from copyhead.verification.hmc import hmc_sample
+from copyhead.verification.sweep import CheckpointMismatchError, load_checkpoint, run_sweep
 
 torch.set_num_threads(1)
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from theory.model import ParameterError
-from verification import diagnostics as dg
+from copyhead.theory.model import ParameterError
+from copyhead.verification import diagnostics as dg
 
 
 def ar1(phi, n, rng, chains=None, burn=2000):

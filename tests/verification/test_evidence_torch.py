@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from theory.evidence import (brute_force_log_evidence, data_counts, design_matrix, log_evidence,
+from copyhead.theory.evidence import (brute_force_log_evidence, data_counts, design_matrix, log_evidence,
                              readout_posterior, sample_tokens, targets)
-from theory.model import Model, ParameterError
-from theory.order_parameters import copy_weight, self_overlap, softmax_rows
-from verification import evidence_torch as et
+from copyhead.theory.model import Model, ParameterError
+from copyhead.theory.order_parameters import copy_weight, self_overlap, softmax_rows
+from copyhead.verification import evidence_torch as et
 
 torch.set_num_threads(1)
 V, T, P = 5, 4, 6

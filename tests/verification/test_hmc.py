@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from theory.evidence import data_counts, log_evidence, sample_tokens
-from theory.model import Model, ParameterError
-from verification import diagnostics as dg
-from verification.evidence_torch import PosteriorTarget
-from verification.hmc import hmc_sample
-from verification.sweep import compare_starts, load_sweep, run_sweep, save_sweep
+from copyhead.theory.evidence import data_counts, log_evidence, sample_tokens
+from copyhead.theory.model import Model, ParameterError
+from copyhead.verification import diagnostics as dg
+from copyhead.verification.evidence_torch import PosteriorTarget
+from copyhead.verification.hmc import hmc_sample
+from copyhead.verification.sweep import compare_starts, load_sweep, run_sweep, save_sweep
 
 torch.set_num_threads(1)
 

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from theory.evidence import data_counts, log_evidence, sample_tokens
-from theory.model import Model, ParameterError
-from theory.order_parameters import attention as np_attention
-from theory.order_parameters import copy_weight as np_m
-from theory.order_parameters import self_overlap as np_r
-from verification.langevin import JointTarget, autocorr_time, init_theta, mean_stderr, sample_langevin
-from verification.network import make_data, map_loss
+from copyhead.theory.evidence import data_counts, log_evidence, sample_tokens
+from copyhead.theory.model import Model, ParameterError
+from copyhead.theory.order_parameters import attention as np_attention
+from copyhead.theory.order_parameters import copy_weight as np_m
+from copyhead.theory.order_parameters import self_overlap as np_r
+from copyhead.verification.langevin import JointTarget, autocorr_time, init_theta, mean_stderr, sample_langevin
+from copyhead.verification.network import make_data, map_loss
 
 torch.set_num_threads(1)
 

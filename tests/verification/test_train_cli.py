@@ -6,10 +6,10 @@ import pytest
 from scipy.optimize import minimize
 
 import copyhead
-from numerics.kernels import Kernel
-from theory.finite_size import e1_linear
-from theory.model import Model
-from verification.theory_compare import linear_family_free_energy, realised_model, theory_point
+from copyhead.numerics.kernels import Kernel
+from copyhead.theory.finite_size import e1_linear
+from copyhead.theory.model import Model
+from copyhead.numerics.finite_size import linear_family_free_energy, realised_model, theory_point
 
 
 def test_linear_family_reduces_to_kernel_and_has_a0_minimum_at_V_inf():

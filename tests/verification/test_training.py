@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from theory.evidence import data_counts, readout_posterior, sample_tokens
-from theory.model import Model, ParameterError
-from theory.order_parameters import attention as np_attention
-from verification.network import (
+from copyhead.theory.evidence import data_counts, readout_posterior, sample_tokens
+from copyhead.theory.model import Model, ParameterError
+from copyhead.theory.order_parameters import attention as np_attention
+from copyhead.verification.network import (
     DTYPE,
     attention,
     data_loss_counts,
@@ -18,7 +18,7 @@ from verification.network import (
     map_loss,
     order_parameters,
 )
-from verification.training import (
+from copyhead.verification.training import (
     copy_scores,
     grad_norms,
     init_params,
@@ -183,7 +183,7 @@ def test_bad_arguments():
 
 
 def test_plot_training(tmp_path):
-    from verification.plots_training import plot_training
+    from copyhead.verification.plots_training import plot_training
 
     model = Model(T=3, nu=0.5, sigma2=0.5, attention="softmax", V=5, alpha=10.0)
     runs = [train_adam(model, 40, 0.02, seed=0, init=i, record_every=5) for i in ("prior", "copy")]

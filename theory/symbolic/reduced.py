@@ -19,7 +19,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .energy import energy_limit, energy_limit_map
-from .model import ATTENTIONS, OBJECTIVES, PRIORS, ParameterError
+from ..model import ATTENTIONS, OBJECTIVES, PRIORS, ParameterError
 from .prior import rate_expr
 from .report import Derivation
 from .symbols import Sg, T, alpha, m, nu, s, sigma2, u

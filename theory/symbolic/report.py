@@ -7,6 +7,7 @@ the final expressions, so that ``derivations/*.py`` can print each step and writ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import sys
 from pathlib import Path
 
 import sympy as sp
@@ -42,9 +43,16 @@ class Derivation:
         return "\n".join(out)
 
     def emit(self, name: str, outdir: str | Path | None = None, quiet: bool = False) -> Path:
-        """Print the steps and write ``<outdir>/<name>.tex``; returns the path written."""
+        """Print the steps and write ``<outdir>/<name>.tex``; returns the path written.
+
+        The default ``outdir`` is ``out/`` beside the running derivation script
+        (``derivations/out`` for ``derivations/NN_*.py``, run directly or by ``copyhead derive``).
+        """
         if outdir is None:
-            outdir = Path(__file__).resolve().parent.parent / "derivations" / "out"
+            main = getattr(sys.modules.get("__main__"), "__file__", None)
+            if main is None:
+                raise ValueError("Derivation.emit needs outdir= when not run from a derivation script")
+            outdir = Path(main).resolve().parent / "out"
         outdir = Path(outdir)
         outdir.mkdir(parents=True, exist_ok=True)
         path = outdir / f"{name}.tex"

@@ -1,4 +1,4 @@
-"""Theory values for a finite network: the branch a chain / run is on, at V = inf and with 1/V.
+"""Finite-size theory: the branch a chain / run is on, at V = inf and with 1/V; finite-V windows.
 
 At finite ``V`` the log posterior of the scores is ``-V^2 F_V(S)`` with
 ``F_V = F - e1/V`` (THEORY.md §3; ``theory/finite_size.py``). For a chain at ``alpha`` with
@@ -16,11 +16,11 @@ from functools import lru_cache
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from numerics.kernels import Kernel
-from numerics.solve import solve
-from theory.finite_size import e1_linear, e1_softmax_symmetric
-from theory.model import Model
-from theory.order_parameters import training_error
+from .kernels import Kernel
+from .solve import solve
+from copyhead.theory.finite_size import e1_linear, e1_softmax_symmetric
+from copyhead.theory.model import Model
+from copyhead.theory.order_parameters import training_error
 
 
 @dataclass
@@ -178,10 +178,10 @@ def linear_family_free_energy(m, a, model: Model, alpha: float, V: int | None):
     At ``V = inf`` the minimum has ``a = 0`` (``S = m J``, THEORY.md §4); at finite ``V`` the
     row-sum terms of ``e1`` favour ``a != 0``, a direction the 1-D reduction does not contain.
     """
-    from theory.energy import energy_numeric
-    from theory.finite_size import e1
-    from theory.order_parameters import shift_matrix
-    from theory.prior import rate
+    from copyhead.theory.energy import energy_numeric
+    from copyhead.theory.finite_size import e1
+    from copyhead.theory.order_parameters import shift_matrix
+    from copyhead.theory.prior import rate
 
     T = model.T
     mA, rA = m + a / T, m * m + 2 * m * a / T + a * a / T
@@ -205,3 +205,120 @@ def linear_corrected_2d(model: Model, alpha: float, m0: float, V: int):
     m, a = out.x
     T = model.T
     return float(m + a / T), float(m * m + 2 * m * a / T + a * a / T)
+
+
+def corrected_coexistence(model: Model, V: int, alpha_lo: float, alpha_hi: float, tol: float = 1e-6):
+    """Alpha where the two minima of ``F - e1/V`` have equal value (softmax), by bisection.
+
+    Returns ``(alpha_c, m_saddle)`` or None if the landscape is not bistable on the bracket.
+    """
+    xs = np.linspace(-3.0, 10.0, 20001)
+    k = Kernel(model)
+
+    def dF(a):
+        mins = grid_minima(corrected_landscape(model, [a], xs, V)[0], xs)
+        if len(mins) < 2:
+            return None
+        return mins[-1][1] - mins[0][1]
+
+    win = corrected_spinodals(model, V, alpha_lo, alpha_hi)
+    if win is None or win[1] is None:
+        return None
+    pad = 1e-3 * (win[1] - win[0])
+    lo, hi = win[0] + pad, win[1] - pad
+    flo, fhi = dF(lo), dF(hi)
+    if flo is None or fhi is None or flo * fhi > 0:
+        return None
+    while hi - lo > tol * hi:
+        mid = 0.5 * (lo + hi)
+        fm = dF(mid)
+        if fm is None:
+            return None
+        if fm * flo > 0:
+            lo, flo = mid, fm
+        else:
+            hi = mid
+    a = 0.5 * (lo + hi)
+    F = corrected_landscape(model, [a], xs, V)[0]
+    mins = grid_minima(F, xs)
+    between = (xs > mins[0][0]) & (xs < mins[-1][0])
+    x_saddle = xs[between][np.argmax(F[between])]
+    return a, float(k.m_of_x(x_saddle))
+
+
+def one_loop_alpha_c(model: Model, V: int, alpha_lo: float, alpha_hi: float):
+    """One-loop coexistence (equal basin ``log Z`` incl. the qk prefactor) inside the finite-V window."""
+    from copyhead.theory.model import ParameterError
+    from copyhead.theory.one_loop_softmax import one_loop_coexistence
+
+    win = corrected_spinodals(model, V, alpha_lo, alpha_hi)
+    if win is None or win[1] is None:
+        return None
+    pad = 1e-3 * (win[1] - win[0])
+    try:
+        return float(one_loop_coexistence(model, V, win[0] + pad, win[1] - pad))
+    except (ParameterError, ValueError, RuntimeError):
+        return None  # no sign change of log Z_copy - log Z_dis inside the window
+
+
+def default_alphas(model: Model, objective: str = "posterior"):
+    """Alphas around the model's transition (V = inf theory): softmax/first order
+    ``alpha_c x (0.84, 0.92, 1, 1.05, 1.09, 1.18, 1.26)`` (20..30 for the default model),
+    linear ``alpha_c x (0.5, 0.8, 0.95, 1.05, 1.15, 1.3, 1.5, 2)``, rounded to 0.1."""
+    t = solve(model.replace(V=None, alpha=None, objective=objective)).transition
+    f = (0.84, 0.92, 1.0, 1.05, 1.09, 1.18, 1.26) if model.attention == "softmax" else \
+        (0.5, 0.8, 0.95, 1.05, 1.15, 1.3, 1.5, 2.0)
+    return sorted({round(t.alpha_c * x, 1) for x in f})
+
+
+def predicted_window(model: Model, alphas):
+    """Spinodal window of F - e1/V at the model's V (softmax; None for linear or no window)."""
+
+    if model.attention != "softmax":
+        return None
+    rm = realised_model(model, float(np.median(alphas)))
+    t = _inf_transition(rm)
+    if t.alpha_spinodal_low is None or t.alpha_spinodal_high is None:
+        return None
+    w = t.alpha_spinodal_high - t.alpha_spinodal_low
+    return corrected_spinodals(rm, model.V, max(1e-3, t.alpha_spinodal_low - 2 * w), t.alpha_spinodal_high + 2 * w)
+
+
+def _inf_transition(rm: Model):
+
+    return _solved(rm.replace(alpha=None)).transition
+
+
+
+
+def copy_start_scales(model: Model, alphas):
+    """Per-alpha scale of the copy start: the V = inf copy branch's ``s`` (softmax) or ``m`` (linear).
+
+    Where the copy branch does not exist at that alpha (below its spinodal) the copy-branch end
+    point (its fold) is used for softmax, and ``m = 1`` for linear attention. Starting at the
+    branch rather than far above it keeps the first HMC trajectories from converting the
+    potential drop into enough momentum to cross the barrier.
+    """
+
+    out = []
+    for a in alphas:
+        rm = realised_model(model, a)
+        k = Kernel(rm)
+        res = _solve_covering(rm, rm.alpha)
+        stable = [b for b in res.branches if b.stable and b.kind == "smooth"]
+        top = max(stable, key=lambda b: float(b.m.max()))  # the copy / ordered branch
+        if top.covers(rm.alpha):
+            x = top.x_at(k, rm.alpha)
+        elif model.attention == "softmax":
+            x = float(top.x[0]) if rm.alpha < top.alpha_min else float(top.x[-1])
+        else:
+            x = 1.0
+        out.append(float(x) if model.attention == "softmax" else float(np.sqrt(max(x, 0.0))) or 1.0)
+    return out
+
+
+def theory_for_run(model: Model, alpha_effective: float, m: float) -> TheoryPoint:
+    """Theory on the stable branch nearest to ``m`` for a finite run at the realised ``alpha``
+    (``model.V`` set; the 1/V correction uses it)."""
+    rm = realised_model(model, model.replace(alpha=alpha_effective).alpha)
+    return theory_point(rm, rm.alpha, m, V=model.V)

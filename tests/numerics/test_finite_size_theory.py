@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 import copyhead
-from numerics.solve import solve
-from theory.model import Model
-from verification.switching import corrected_coexistence, fit_alpha_c
-from verification.theory_compare import corrected_spinodals, realised_model, theory_point
+from copyhead.numerics.solve import solve
+from copyhead.theory.model import Model
+from copyhead.numerics.finite_size import corrected_coexistence
+from copyhead.verification.switching import fit_alpha_c
+from copyhead.numerics.finite_size import corrected_spinodals, realised_model, theory_point
 
 
 def test_realised_model_uses_rounded_sizes():
@@ -67,8 +68,8 @@ def test_verify_command_agrees_with_corrected_theory(tmp_path, capsys):
 
 
 def test_copy_start_scales_follow_the_copy_branch():
-    from numerics.kernels import Kernel
-    from verification.cli import copy_start_scales
+    from copyhead.numerics.kernels import Kernel
+    from copyhead.numerics.finite_size import copy_start_scales
 
     model = Model(V=16)
     s = copy_start_scales(model, [20.0, 25.0, 30.0])
@@ -79,8 +80,8 @@ def test_copy_start_scales_follow_the_copy_branch():
 
 
 def test_run_sweep_per_alpha_copy_start(tmp_path):
-    from theory.model import ParameterError
-    from verification.sweep import run_sweep
+    from copyhead.theory.model import ParameterError
+    from copyhead.verification.sweep import run_sweep
 
     model = Model(V=5, T=3)
     rows = run_sweep(model, [10.0, 30.0], iters=20, warmup=10, seed=0, s0=[1.0, 3.0])

@@ -1,12 +1,12 @@
 """Code generator: SymPy reduced free energies -> Numba kernels in ``numerics/_kernels.py``.
 
-Run ``copyhead codegen`` or ``python -m theory.codegen`` to regenerate;
-``python -m theory.codegen --check`` exits 1 if the checked-in module is stale.
+Run ``copyhead codegen`` or ``python -m copyhead.theory.symbolic.codegen`` to regenerate;
+``python -m copyhead.theory.symbolic.codegen --check`` exits 1 if the checked-in module is stale.
 
 For every key ``attention_prior_objective`` the generated module holds
 
 * ``<key>(x, alpha, T, nu, sigma2, kappa) -> (F, F_x, F_xx, F_xxx, F_xa, F_xxa)``: the reduced free
-  energy of :func:`theory.reduced.reduced_free_energy` and the derivatives the continuation and
+  energy of :func:`copyhead.theory.symbolic.reduced.reduced_free_energy` and the derivatives the continuation and
   fold refinement need (``_a`` = d/d alpha), printed with common-subexpression elimination by
   SymPy's ``PythonCodePrinter`` (``math.*``; Numba compiles it, see TOOLING.md);
 * ``<key>_grid(xs, alphas, T, nu, sigma2, kappa) -> (len(alphas), len(xs), 3)`` array of
@@ -27,7 +27,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from .reduced import KEYS, reduced_free_energy, variable
 from .symbols import Sg, T, alpha, kappa, nu, sigma2
 
-OUTPUT = Path(__file__).resolve().parent.parent / "numerics" / "_kernels.py"
+OUTPUT = Path(__file__).resolve().parent.parent.parent / "numerics" / "_kernels.py"
 NAMES = ("F", "F_x", "F_xx", "F_xxx", "F_xa", "F_xxa")
 
 
@@ -106,7 +106,7 @@ def generate_source() -> str:
     ).hexdigest()[:16]
     head = [
         "# GENERATED FILE -- DO NOT EDIT.",
-        "# Written by `copyhead codegen` (python -m theory.codegen) from theory/reduced.py",
+        "# Written by `copyhead codegen` (python -m copyhead.theory.symbolic.codegen) from theory/symbolic/reduced.py",
         f"# (SymPy {sp.__version__}; expression digest {digest}).",
         "# Each kernel returns (F, F_x, F_xx, F_xxx, F_xa, F_xxa) of the reduced free energy per V^2;",
         "# x = u = m^2 for linear attention, x = s for softmax attention (see theory/reduced.py).",
@@ -123,11 +123,10 @@ def generate_source() -> str:
 
 
 def write(path: Path = OUTPUT) -> Path:
-    path = Path(path)
-    tmp = path.with_suffix(".py.tmp")
-    tmp.write_text(generate_source())
-    tmp.replace(path)
-    return path
+    from copyhead.io import atomic_write
+
+    text = generate_source()
+    return atomic_write(path, lambda f: f.write(text), "w")
 
 
 def is_stale(path: Path = OUTPUT) -> bool:

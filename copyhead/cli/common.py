@@ -1,0 +1,176 @@
+"""Helpers shared by every command: the parser class, model options, number lists, progress,
+device and threads, output folders.
+
+Model options take their defaults from :class:`copyhead.theory.Model` itself (one source of
+truth); ``--help`` shows every default.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from pathlib import Path
+
+from copyhead.theory.model import ATTENTIONS, OBJECTIVES, PRIORS, Model, ParameterError
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to every option whose help does not already state its default
+    (options without a value default, e.g. flags, are left alone)."""
+
+    def _get_help_string(self, action):
+        h = action.help or ""
+        if ("default" not in h and action.default not in (None, False, argparse.SUPPRESS)
+                and action.option_strings):
+            h += " (default: %(default)s)"
+        return h
+
+
+class CliParser(argparse.ArgumentParser):
+    """``argparse`` with one-line errors (exit code 2) and defaults shown in ``--help``."""
+
+    def __init__(self, *a, **kw):
+        kw.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*a, **kw)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+MODEL_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Model)}
+_HELP = {
+    "T": "sequence length (cyclic positions)",
+    "nu": "query/key width N / V^2",
+    "sigma2": "readout prior variance",
+    "kappa": "label-noise variance",
+    "prior": "prior on the scores",
+    "objective": "posterior (sampling) or map (training with weight decay)",
+}
+
+
+def add_model_args(p, attentions=ATTENTIONS, attention_default="softmax", objective=True):
+    """``--attention --prior [--objective] --T --nu --sigma2 --kappa`` with ``Model``'s defaults."""
+    p.add_argument("--attention", choices=attentions, default=attention_default, help="attention nonlinearity")
+    p.add_argument("--prior", choices=PRIORS, default=MODEL_DEFAULTS["prior"], help=_HELP["prior"])
+    if objective:
+        p.add_argument("--objective", choices=OBJECTIVES, default=MODEL_DEFAULTS["objective"],
+                       help=_HELP["objective"])
+    p.add_argument("--T", type=int, default=MODEL_DEFAULTS["T"], help=_HELP["T"])
+    for name in ("nu", "sigma2", "kappa"):
+        p.add_argument(f"--{name}", type=float, default=MODEL_DEFAULTS[name], help=_HELP[name])
+
+
+def add_run_args(p, outdir="copyhead-output", seed="seed of data and chains", threads=True, json="print the result as JSON"):
+    """The options every computing command shares: ``--seed --threads --outdir --json``
+    (each left out when its argument is None/False)."""
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help=seed)
+    if threads:
+        p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    if outdir:
+        p.add_argument("--outdir", default=outdir, help="output folder (created; checked before computing)")
+    if json:
+        p.add_argument("--json", action="store_true", help=json)
+
+
+def model_from_args(args, **overrides) -> Model:
+    """A validated :class:`Model` from parsed options (``overrides`` win over ``args``)."""
+    fields = {f.name for f in dataclasses.fields(Model)}
+    kw = {k: getattr(args, k) for k in fields if getattr(args, k, None) is not None}
+    kw.update(overrides)
+    return Model(**kw)
+
+
+def floats(name: str, text: str, positive: bool = True) -> list:
+    """A comma-separated list of finite numbers (``> 0`` when ``positive``); ParameterError names
+    the option."""
+    try:
+        vals = [float(a) for a in str(text).split(",") if a.strip()]
+    except ValueError:
+        raise ParameterError(name, text, "must be a comma-separated list of numbers") from None
+    if not vals or any(not math.isfinite(v) or (positive and v <= 0) for v in vals):
+        raise ParameterError(name, text, "must be a non-empty list of finite numbers" + (" > 0" if positive else ""))
+    return vals
+
+
+def at_least(name: str, value: int, minimum: int) -> int:
+    """``value`` if it is ``>= minimum`` else ParameterError."""
+    if value is None or value < minimum:
+        raise ParameterError(name, value, f"must be >= {minimum}")
+    return value
+
+
+def set_threads(n: int) -> int:
+    """Validate ``--threads`` and pin torch to it."""
+    at_least("threads", n, 1)
+    import torch
+
+    torch.set_num_threads(int(n))
+    return int(n)
+
+
+def device(name: str) -> str:
+    """``cpu`` or ``cuda`` (the latter only where CUDA is available)."""
+    if name not in ("cpu", "cuda"):
+        raise ParameterError("device", name, "must be cpu or cuda")
+    if name == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ParameterError("device", name, "CUDA is not available on this machine")
+    return name
+
+
+def outdir(path) -> Path:
+    """Create and check the output folder before any computation (one clear error otherwise)."""
+    from copyhead.io import prepare_outdir
+
+    return prepare_outdir(path)
+
+
+class ProgressBar:
+    """A progress bar on stderr (tqdm) with rate and ETA, callable as ``bar(done, total, info)``.
+
+    Silent with ``quiet``. ``info`` may carry ``accept`` (shown as the mean acceptance).
+    """
+
+    def __init__(self, label: str, quiet: bool = False):
+        self.label, self.quiet, self._bar = label, quiet, None
+
+    def __call__(self, done: int, total: int, info=None):
+        if self.quiet:
+            return
+        if self._bar is None:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=self.label, file=sys.stderr, leave=True, dynamic_ncols=True,
+                             mininterval=0.5)
+        self._bar.total = total
+        self._bar.n = done
+        if isinstance(info, dict) and "accept" in info:
+            import numpy as np
+
+            self._bar.set_postfix(acc=f"{float(np.mean(info['accept'])):.2f}", refresh=False)
+        self._bar.refresh()
+        if done >= total:
+            self.close()
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class Timer:
+    """``with Timer() as t: ...; t.seconds``."""
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t0
+        return False

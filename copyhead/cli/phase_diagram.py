@@ -1,0 +1,68 @@
+"""``copyhead phase-diagram``: transition lines in a (parameter, alpha) plane."""
+from __future__ import annotations
+
+import json
+
+from .common import ProgressBar, add_model_args, model_from_args, outdir
+
+NAME = "phase-diagram"
+HELP = "transition lines in a (parameter, alpha) plane; critical end / tricritical point"
+
+
+def add_arguments(p):
+    add_model_args(p, attention_default="softmax")
+    p.add_argument("--vary", nargs=3, metavar=("PARAM", "LO", "HI"), required=True,
+                   help="parameter (sigma2, nu or T) and its range")
+    p.add_argument("--n", type=int, default=25, help="number of parameter values")
+    p.add_argument("--grid", type=int, default=60, help="resolution of the m_global map (0: none)")
+    p.add_argument("--alpha-min", type=float, default=None, help="alpha range of the map (default: from the lines)")
+    p.add_argument("--alpha-max", type=float, default=None)
+    p.add_argument("--outdir", default="copyhead-output", help="folder for the JSON and the figure")
+    p.add_argument("--json", action="store_true", help="print rows and special points as JSON")
+
+
+def _parse_vary(vary):
+    from copyhead.theory.model import ParameterError
+
+    name, lo, hi = vary
+    try:
+        return name, float(lo), float(hi)
+    except ValueError:
+        raise ParameterError("vary", vary, "needs PARAM LO HI with numbers LO < HI") from None
+
+
+def run(args) -> int:
+    import numpy as np
+
+    name, lo, hi = _parse_vary(args.vary)
+    model = model_from_args(args)
+    folder = outdir(args.outdir)
+    from copyhead.io import write_json
+    from copyhead.numerics.phase_diagram import phase_lines, phase_map, plot_phase_diagram
+
+    pd = phase_lines(model, name, lo, hi, n=args.n, progress=None if args.json else ProgressBar("phase lines"))
+    if args.grid > 0:
+        vals = np.array([r["value"] for r in pd.rows])
+        if name != "T":
+            vals = np.geomspace(lo, hi, args.grid) if hi / lo > 20 else np.linspace(lo, hi, args.grid)
+        al = [r[k] for r in pd.rows for k in ("alpha_c", "alpha_spinodal_low", "alpha_spinodal_high") if r.get(k)]
+        a_lo, a_hi = (args.alpha_min, args.alpha_max) if args.alpha_min else (0.6 * min(al), 1.5 * max(al))
+        pd.grid = phase_map(model, name, vals, np.linspace(a_lo, a_hi, args.grid))
+    stem = f"phase_{model.key}_{name}"
+    j = write_json(pd.to_dict(), folder / f"{stem}.json")
+    png = plot_phase_diagram(pd, folder / f"{stem}.png")
+    if args.json:
+        print(json.dumps({"rows": pd.rows, "special": pd.special}))
+        return 0
+    print(f"{name:>10s}  {'transition':13s} {'alpha_c':>11s} {'sp_low':>11s} {'sp_high':>11s}")
+    f = lambda v: f"{v:11.5f}" if isinstance(v, float) else f"{'-':>11s}"  # noqa: E731
+    for r in pd.rows:
+        if r.get("error"):
+            print(f"{r['value']:10.5g}  FAILED: {r['error']}")
+            continue
+        print(f"{r['value']:10.5g}  {r['transition']:13s} {f(r['alpha_c'])} {f(r['alpha_spinodal_low'])} "
+              f"{f(r['alpha_spinodal_high'])}")
+    for k, v in pd.special.items():
+        print(f"{k}: " + ", ".join(f"{a}={b:.8g}" if isinstance(b, float) else f"{a}={b}" for a, b in v.items()))
+    print(f"wrote {j}, {png}")
+    return 0
