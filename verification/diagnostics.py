@@ -1,15 +1,21 @@
-"""MCMC diagnostics in NumPy: effective sample size, Monte Carlo standard error, split R-hat.
+"""MCMC diagnostics: effective sample size, Monte Carlo standard error, split R-hat (ArviZ).
 
-* :func:`ess` -- effective sample size of the mean, from the FFT autocorrelation combined over
-  chains as in Stan / Vehtari et al. (2021), truncated by Geyer's initial positive sequence and
-  made monotone (Geyer's initial monotone sequence estimator, Geyer 1992).
-* :func:`ess_batch_means` -- the simple batch-means estimator (cross-check).
-* :func:`mcse_mean` -- standard error of the mean, ``sd / sqrt(ess)``.
-* :func:`split_rhat` -- Gelman-Rubin potential scale reduction on split chains (BDA3 §11.4):
-  every chain is cut into halves, so a single drifting chain is detected as well.
+The estimators are ArviZ's (imported on first use; ArviZ takes about 2 s to import):
 
-Input convention: ``x`` of shape ``(n_draws,)`` (one chain) or ``(n_chains, n_draws)``.
-A series with zero variance has undefined ESS / R-hat: NaN is returned.
+* :func:`ess` -- effective sample size of the mean (``arviz.ess(method="mean")``): every chain is
+  split in halves, the FFT autocorrelation is combined over the (split) chains with the
+  between-chain variance (Vehtari et al. 2021), truncated by Geyer's initial positive sequence
+  and made monotone (Geyer 1992);
+* :func:`mcse_mean` -- standard error of the mean, ``sd / sqrt(ess)`` (``arviz.mcse(method="mean")``);
+* :func:`split_rhat` -- Gelman-Rubin potential scale reduction on split chains (BDA3 §11.4,
+  ``arviz.rhat(method="split")``); one chain is cut into its two halves, so a single drifting
+  chain is detected as well;
+* :func:`mean_mcse_ess` -- the three numbers a table reports;
+* :func:`ess_batch_means` -- the simple batch-means estimator (an independent cross-check, ours).
+
+Input convention (ArviZ's): ``x`` of shape ``(n_draws,)`` (one chain) or ``(n_chains, n_draws)``,
+finite, at least 4 draws per chain (else :class:`ParameterError`). A series with zero variance has
+undefined ESS / MCSE / R-hat: NaN is returned (ArviZ would report ``ess = n``).
 """
 from __future__ import annotations
 
@@ -33,6 +39,16 @@ def _as_chains(x) -> np.ndarray:
     return a
 
 
+def _constant(a: np.ndarray) -> bool:
+    return not (a.max() - a.min()) > 0
+
+
+def _arviz():
+    import arviz
+
+    return arviz
+
+
 def autocovariance(x) -> np.ndarray:
     """Biased autocovariance ``c_k = (1/n) sum_t (x_t - xbar)(x_{t+k} - xbar)`` of each chain
     (last axis), by FFT with zero padding (no circular wrap-around)."""
@@ -51,37 +67,38 @@ def autocorrelation(x) -> np.ndarray:
 
 
 def ess(x) -> float:
-    """Effective sample size of the mean of ``x`` (``(n,)`` or ``(chains, n)``).
-
-    Multi-chain autocorrelation ``rho_k = 1 - (W - mean_chains c_k) / var_plus`` with
-    ``var_plus = (n-1)/n W + B/n`` (so between-chain disagreement lowers the ESS), summed in pairs
-    ``Gamma_j = rho_{2j} + rho_{2j+1}`` until the first negative pair (initial positive sequence),
-    pairs forced non-increasing (initial monotone sequence); ``tau = -1 + 2 sum_j Gamma_j`` and
-    ``ess = chains * n / tau``. ``tau`` is floored at ``1/log10(chains*n)`` as in Stan (so an
-    antithetic chain cannot claim an unbounded ESS).
-    """
+    """Effective sample size of the mean of ``x`` (``(n,)`` or ``(chains, n)``), ArviZ's
+    ``ess(method="mean")`` (split chains; between-chain disagreement lowers it)."""
     a = _as_chains(x)
-    m, n = a.shape
-    acov = autocovariance(a)
-    W = acov[:, 0].mean() * n / (n - 1.0)  # mean within-chain variance (unbiased)
-    var_plus = W * (n - 1.0) / n
-    if m > 1:
-        var_plus += a.mean(axis=1).var(ddof=1)
-    if not var_plus > 0:
+    if _constant(a):
         return float("nan")
-    rho = 1.0 - (W - acov.mean(axis=0)) / var_plus  # rho[0] = 1 exactly for m == 1
-    rho[0] = 1.0
-    # initial positive sequence over pairs (rho_0 + rho_1), (rho_2 + rho_3), ...
-    n_pairs = n // 2
-    pairs = rho[: 2 * n_pairs].reshape(n_pairs, 2).sum(axis=1)
-    neg = np.nonzero(pairs < 0)[0]
-    k = int(neg[0]) if neg.size else n_pairs
-    gam = pairs[:k]
-    # initial monotone sequence
-    gam = np.minimum.accumulate(gam) if gam.size else gam
-    tau = -1.0 + 2.0 * gam.sum()
-    tau = max(tau, 1.0 / math.log10(m * n))
-    return float(m * n / tau)
+    return float(_arviz().ess(a, method="mean"))
+
+
+def mcse_mean(x) -> float:
+    """Monte Carlo standard error of the mean, ``sd / sqrt(ess)`` (ArviZ ``mcse(method="mean")``)."""
+    a = _as_chains(x)
+    if _constant(a):
+        return float("nan")
+    return float(np.asarray(_arviz().mcse(a, method="mean")).reshape(()))
+
+
+def split_rhat(x) -> float:
+    """Split R-hat (ArviZ ``rhat(method="split")``; one chain: R-hat of its two halves). ~1 for
+    converged chains; > 1.1 flags non-convergence or chains stuck in different states."""
+    a = _as_chains(x)
+    if _constant(a):
+        return float("nan")
+    if a.shape[0] == 1:  # ArviZ needs two chains: use the halves (the middle draw dropped for odd n)
+        h = a.shape[1] // 2
+        return float(_arviz().rhat(np.concatenate((a[:, :h], a[:, -h:])), method="identity"))
+    return float(_arviz().rhat(a, method="split"))
+
+
+def mean_mcse_ess(x):
+    """``(mean, MCSE, ESS)`` of ``x`` (``(n,)`` or ``(chains, n)``)."""
+    a = _as_chains(x)
+    return float(a.mean()), mcse_mean(a), ess(a)
 
 
 def ess_batch_means(x, n_batches: int | None = None) -> float:
@@ -103,42 +120,8 @@ def ess_batch_means(x, n_batches: int | None = None) -> float:
     return float(n * v / (b * vb))
 
 
-def mcse_mean(x) -> float:
-    """Monte Carlo standard error of the mean: ``sqrt(var_plus / ess)`` (one chain: ``sd/sqrt(ess)``)."""
-    a = _as_chains(x)
-    m, n = a.shape
-    e = ess(a)
-    if not np.isfinite(e):
-        return float("nan")
-    W = a.var(axis=1, ddof=1).mean()
-    var_plus = W * (n - 1.0) / n + (a.mean(axis=1).var(ddof=1) if m > 1 else 0.0)
-    return float(math.sqrt(var_plus / e))
-
-
-def split_rhat(x) -> float:
-    """Split R-hat: each chain is cut into two halves (the middle draw dropped for odd ``n``), then
-    ``sqrt(var_plus / W)`` with ``W`` the mean within-half variance and
-    ``var_plus = (h-1)/h W + var(half means)`` (``h`` draws per half). ~1 for converged chains;
-    > 1.1 flags non-convergence or chains stuck in different states (metastability)."""
-    a = _as_chains(x)
-    m, n = a.shape
-    h = n // 2
-    halves = np.concatenate((a[:, :h], a[:, n - h:]), axis=0)
-    W = halves.var(axis=1, ddof=1).mean()
-    Bn = halves.mean(axis=1).var(ddof=1)
-    if not W > 0:
-        return float("nan")
-    var_plus = (h - 1.0) / h * W + Bn
-    return float(math.sqrt(var_plus / W))
-
-
 def summarize(x) -> dict:
     """``mean, sd, mcse, ess, rhat`` of ``x`` (``(n,)`` or ``(chains, n)``)."""
     a = _as_chains(x)
-    return {
-        "mean": float(a.mean()),
-        "sd": float(a.std(ddof=1)),
-        "mcse": mcse_mean(a),
-        "ess": ess(a),
-        "rhat": split_rhat(a),
-    }
+    return {"mean": float(a.mean()), "sd": float(a.std(ddof=1)), "mcse": mcse_mean(a), "ess": ess(a),
+            "rhat": split_rhat(a)}

@@ -9,20 +9,22 @@ independent route.
 Sampling is done in whitened coordinates ``theta`` where the prior is standard normal:
 ``Q, K`` as they are (``S = s / sqrt(N)`` for the gaussian prior) and ``W = sqrt(sigma2/V) w``,
 so that ``U(theta) = |theta|^2 / 2 + (1/2 kappa) sum |y - W z|^2`` and one step size fits all
-blocks. Methods (all batched over ``chains`` independent chains):
+blocks. All methods are the one Hamiltonian step of :mod:`verification.hmc` (unit mass, batched
+over ``chains`` independent chains, the blocks ``Q, K, W`` kept as a dict):
 
-* ``"ula"``: unadjusted Langevin ``theta <- theta - eta grad U + sqrt(2 eta) xi`` (biased at
-  ``O(eta)``; for the bias check compare two ``eta`` or with ``"mala"``);
-* ``"mala"``: the same proposal with a Metropolis-Hastings correction (exact);
-* ``"hmc"``: Hamiltonian Monte Carlo, unit mass, ``n_leapfrog`` steps (exact).
+* ``"hmc"``: ``n_leapfrog`` leapfrog steps, step size jittered by +-20 %, Metropolis (exact);
+* ``"mala"``: one leapfrog step with Metropolis, i.e. the Metropolis-adjusted Langevin algorithm
+  ``theta' = theta - eta grad U + sqrt(2 eta) xi`` with ``eta = eps^2/2`` (exact);
+* ``"ula"``: the same proposal always accepted (unadjusted Langevin; biased at ``O(eta)``; for
+  the bias check compare two ``eta`` or with ``"mala"``).
 
 For ``"mala"`` and ``"hmc"`` the per-chain step size is adapted during ``warmup`` towards a
-target acceptance rate and then frozen, so the samples after warmup are exact.
+target acceptance rate (:class:`verification.hmc.RobbinsMonro`) and then frozen, so the samples
+after warmup are exact.
 """
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -32,54 +34,12 @@ import torch
 from copyhead.theory.evidence import sample_tokens
 from copyhead.theory.model import Model, ParameterError
 
+from . import diagnostics
+from .hmc import ChainState, Recorder, RobbinsMonro, Run, StepSettings, run_chains, tree_map
 from .network import DTYPE, Data, attention, copy_weight, data_loss_counts, make_data, self_overlap
 
 METHODS = ("ula", "mala", "hmc")
 TARGET_ACCEPT = {"mala": 0.6, "hmc": 0.8}
-
-
-# ---------------------------------------------------------------------------- statistics
-def autocorr_time(x: np.ndarray) -> float:
-    """Integrated autocorrelation time of a 1-d series (Geyer initial monotone sequence).
-
-    Returns ``tau >= 1`` so that ``ESS = n / tau``; ``inf`` for a constant series is avoided by
-    returning ``1.0``.
-    """
-    x = np.asarray(x, float)
-    n = len(x)
-    if n < 4:
-        return 1.0
-    x = x - x.mean()
-    v = x.var()
-    if v <= 0:
-        return 1.0
-    f = np.fft.rfft(x, 2 * n)
-    acf = np.fft.irfft(f * np.conj(f))[:n] / (v * n)
-    # Geyer: sums of adjacent pairs, truncated at the first non-positive pair, made monotone
-    npair = n // 2
-    pairs = acf[: 2 * npair].reshape(npair, 2).sum(axis=1)
-    k = np.argmax(pairs <= 0) if np.any(pairs <= 0) else npair
-    pairs = np.minimum.accumulate(pairs[:k]) if k > 0 else pairs[:1]
-    tau = -1.0 + 2.0 * pairs.sum()
-    return float(max(tau, 1.0))
-
-
-def mean_stderr(samples: np.ndarray):
-    """Mean, standard error and effective sample size of ``samples`` of shape ``(n, chains)``.
-
-    The error is the larger of the ESS-based error (pooled variance / total ESS, the
-    autocorrelation time averaged over chains) and the spread of the chain means
-    (``sd(chain means) / sqrt(chains)``), so that chains stuck in different modes show up.
-    """
-    x = np.asarray(samples, float)
-    if x.ndim == 1:
-        x = x[:, None]
-    n, R = x.shape
-    taus = np.array([autocorr_time(x[:, c]) for c in range(R)])
-    ess = n * R / taus.mean()
-    err_ess = x.std(ddof=1) / math.sqrt(ess)
-    err_between = x.mean(axis=0).std(ddof=1) / math.sqrt(R) if R > 1 else 0.0
-    return float(x.mean()), float(max(err_ess, err_between)), float(ess)
 
 
 # ---------------------------------------------------------------------------- target
@@ -155,6 +115,17 @@ class JointTarget:
             grad["K"] = th["K"] + th["Q"] @ dS / self.N
         return U, grad
 
+    def value_and_grad(self, th: dict):
+        """``(log p, grad log p) = (-U, -grad U)`` for the sampler core (exact negation)."""
+        U, g = self.energy_grad(th)
+        return -U, tree_map(torch.neg, g)
+
+    def observe(self, th: dict) -> torch.Tensor:
+        """``(m, r)`` of the attention of every chain, ``(R, 2)``."""
+        with torch.no_grad():
+            A = self.attention(th)
+            return torch.stack((copy_weight(A), self_overlap(A)), dim=1)
+
     def energy_grad_autograd(self, th: dict):
         th = {k: v.detach().requires_grad_(True) for k, v in th.items()}
         U = self.energy(th)
@@ -168,26 +139,6 @@ class JointTarget:
         if "S" in out:
             out["S"] = out["S"] / math.sqrt(self.N)
         return out
-
-
-def _bcast(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return x.reshape((-1,) + (1,) * (like.dim() - 1))
-
-
-def _sqnorm(d: dict) -> torch.Tensor:
-    return sum((v * v).flatten(1).sum(1) for v in d.values())
-
-
-# ---------------------------------------------------------------------------- result
-def _mh_update(log_a, th, grad, U, prop, gprop, Uprop, R, gen):
-    """Metropolis-Hastings step per chain: accept ``prop`` with probability ``min(1, exp(log_a))``
-    (a non-finite ``log_a`` rejects). Returns ``(prob, th, grad, U)`` after the update."""
-    prob = torch.exp(torch.clamp(log_a, max=0.0))
-    prob = torch.where(torch.isfinite(log_a), prob, torch.zeros_like(prob))
-    ok = torch.rand(R, generator=gen, dtype=DTYPE) < prob
-    th = {k: torch.where(_bcast(ok, v), prop[k], v) for k, v in th.items()}
-    grad = {k: torch.where(_bcast(ok, v), gprop[k], v) for k, v in grad.items()}
-    return prob, th, grad, torch.where(ok, Uprop, U)
 
 
 @dataclass
@@ -211,9 +162,10 @@ class LangevinResult:
     final: dict = field(repr=False, default_factory=dict)
 
     def stat(self, name: str = "m"):
-        """``(mean, stderr, ess)`` of ``"m"``, ``"r"``, ``"m2"`` (``m^2``), ``"abs_m"`` or ``"U"``."""
+        """``(mean, MCSE, ESS)`` of ``"m"``, ``"r"``, ``"m2"`` (``m^2``), ``"abs_m"`` or ``"U"`` over all
+        chains (:func:`verification.diagnostics.mean_mcse_ess`)."""
         x = {"m": self.m, "r": self.r, "U": self.U, "m2": self.m**2, "abs_m": np.abs(self.m)}[name]
-        return mean_stderr(x)
+        return diagnostics.mean_mcse_ess(np.asarray(x).T)
 
 
 # ---------------------------------------------------------------------------- sampler
@@ -237,6 +189,31 @@ def init_theta(target: JointTarget, R: int, init: str, gen: torch.Generator, s0:
     return th
 
 
+
+
+def _langevin_run(target: JointTarget, method: str, n_leapfrog: int, warmup: int, n_iter: int, adapt: bool,
+                  target_accept: Optional[float]) -> Run:
+    """The driver's view of :func:`sample_langevin`: one step, its settings and the adaptation."""
+    acc_target = TARGET_ACCEPT.get(method, 1.0) if target_accept is None else target_accept
+    settings = StepSettings(n_leapfrog=int(n_leapfrog) if method == "hmc" else 1,
+                            jitter=0.2 if method == "hmc" else 0.0, metropolis=method != "ula")
+    return Run(target, settings, RobbinsMonro(acc_target, adapt and method != "ula"), warmup, n_iter, target.observe)
+
+
+def _initial_state(target: JointTarget, th: dict, eps: float) -> ChainState:
+    lp, g = target.value_and_grad(th)
+    R = lp.shape[0]
+    e = torch.full((R,), float(eps), dtype=DTYPE)
+    return ChainState(x=th, logp=lp, grad=g, eps=e, eps_final=e, n_div=torch.zeros(R, dtype=torch.long))
+
+
+def _data_for(model: Model, data, data_seed: int) -> Data:
+    V = model.require_V()
+    if data is None:
+        return make_data(sample_tokens(model.P, model.T, V, data_seed), V)
+    return data if isinstance(data, Data) else make_data(np.asarray(data), V)
+
+
 def sample_langevin(
     model: Model,
     n_iter: int,
@@ -252,6 +229,7 @@ def sample_langevin(
     init: str = "prior",
     adapt: bool = True,
     target_accept: Optional[float] = None,
+    progress=None,
 ) -> LangevinResult:
     """Sample ``exp(-U)`` over all weights with ULA, MALA or HMC, ``chains`` chains in parallel.
 
@@ -269,87 +247,41 @@ def sample_langevin(
     data : None, (P, T) tokens or :class:`Data`
         Default: ``sample_tokens(P, T, V, data_seed)`` with ``data_seed = seed``.
     init : {"prior", "copy"}
+    progress : callable ``(done, total, info)``, optional (see :func:`verification.hmc.run_chains`).
+
+    Torch's thread count is the caller's (``copyhead langevin --threads``).
     """
-    torch.set_num_threads(1)
     if method not in METHODS:
         raise ParameterError("method", method, f"must be one of {', '.join(METHODS)}")
-    V = model.require_V()
     model.require_alpha()
+    if int(chains) < 1:
+        raise ParameterError("chains", chains, "must be >= 1")
     n_iter = int(n_iter)
     warmup = n_iter // 4 if warmup is None else int(warmup)
     data_seed = seed if data_seed is None else data_seed
-    if data is None:
-        data = make_data(sample_tokens(model.P, model.T, V, data_seed), V)
-    elif not isinstance(data, Data):
-        data = make_data(np.asarray(data), V)
-    target = JointTarget(model, data)
+    target = JointTarget(model, _data_for(model, data, data_seed))
     gen = torch.Generator().manual_seed(int(seed) + 104729)
     R = int(chains)
     th = init_theta(target, R, init, gen)
-    eps = torch.full((R,), float(step_size), dtype=DTYPE)
-    acc_target = TARGET_ACCEPT.get(method, 1.0) if target_accept is None else target_accept
-    U, grad = target.energy_grad(th)
+    eps0 = step_size if method == "hmc" else math.sqrt(2.0 * step_size)  # MALA/ULA: eta = eps^2/2
+    run = _langevin_run(target, method, n_leapfrog, warmup, n_iter, adapt, target_accept)
+    recorder = Recorder(run.total, R, 2, DTYPE, th["W"].device)
+    state = run_chains(run, _initial_state(target, th, eps0), gen, recorder, progress=progress)
+    return _langevin_result(model, method, run, state, recorder, target, thin, seed, data_seed)
 
-    ms, rs, Us = [], [], []
-    acc_sum = torch.zeros(R, dtype=DTYPE)
-    t0 = time.perf_counter()
-    for it in range(warmup + n_iter):
-        if method == "ula":
-            th = {
-                k: v - _bcast(eps, v) * grad[k] + torch.sqrt(2 * _bcast(eps, v)) * torch.randn(v.shape, generator=gen, dtype=DTYPE)
-                for k, v in th.items()
-            }
-            U, grad = target.energy_grad(th)
-            prob = torch.ones(R, dtype=DTYPE)
-        elif method == "mala":
-            noise = {k: torch.randn(v.shape, generator=gen, dtype=DTYPE) for k, v in th.items()}
-            prop = {k: v - _bcast(eps, v) * grad[k] + torch.sqrt(2 * _bcast(eps, v)) * noise[k] for k, v in th.items()}
-            Up, gp = target.energy_grad(prop)
-            fwd = _sqnorm(noise) / 2.0  # |theta' - theta + eta g|^2 / (4 eta)
-            bwd = _sqnorm({k: th[k] - prop[k] + _bcast(eps, v) * gp[k] for k, v in th.items()}) / (4.0 * eps)
-            log_a = -(Up - U) - bwd + fwd
-            prob, th, grad, U = _mh_update(log_a, th, grad, U, prop, gp, Up, R, gen)
-        else:  # hmc
-            e = eps * (0.8 + 0.4 * torch.rand(R, generator=gen, dtype=DTYPE))  # jitter
-            p0 = {k: torch.randn(v.shape, generator=gen, dtype=DTYPE) for k, v in th.items()}
-            q = dict(th)
-            p = {k: p0[k] - 0.5 * _bcast(e, v) * grad[k] for k, v in p0.items()}
-            for l in range(n_leapfrog):
-                q = {k: q[k] + _bcast(e, v) * p[k] for k, v in p.items()}
-                Uq, gq = target.energy_grad(q)
-                scale = 1.0 if l < n_leapfrog - 1 else 0.5
-                p = {k: p[k] - scale * _bcast(e, v) * gq[k] for k, v in p.items()}
-            H0 = U + 0.5 * _sqnorm(p0)
-            H1 = Uq + 0.5 * _sqnorm(p)
-            log_a = H0 - H1
-            prob, th, grad, U = _mh_update(log_a, th, grad, U, q, gq, Uq, R, gen)
-        if it < warmup:
-            if adapt and method != "ula":
-                gamma = 2.0 / math.sqrt(it + 10.0)
-                eps = eps * torch.exp(gamma * (prob - acc_target))
-            continue
-        acc_sum += prob
-        if (it - warmup) % thin == 0:
-            with torch.no_grad():
-                A = target.attention(th)
-                ms.append(copy_weight(A).numpy().copy())
-                rs.append(self_overlap(A).numpy().copy())
-                Us.append(U.numpy().copy())
-    wall = time.perf_counter() - t0
+
+def _langevin_result(model, method, run: Run, state: ChainState, recorder: Recorder, target: JointTarget,
+                     thin: int, seed: int, data_seed: int) -> LangevinResult:
+    tr = recorder.numpy(("m", "r"))
+    keep = slice(run.n_warmup, run.total, int(thin))
+    eps = state.eps_final if method == "hmc" else 0.5 * state.eps_final ** 2
+    acc = torch.zeros_like(state.logp)
+    for a in recorder.bufs["accept_prob"][run.n_warmup:]:  # sequential sum (reproducible)
+        acc += a
     return LangevinResult(
-        model=model,
-        method=method,
-        m=np.asarray(ms),
-        r=np.asarray(rs),
-        U=np.asarray(Us),
-        accept_rate=(acc_sum / max(n_iter, 1)).numpy(),
-        step_size=eps.numpy(),
-        n_leapfrog=int(n_leapfrog) if method == "hmc" else 1,
-        n_iter=n_iter,
-        warmup=warmup,
-        thin=int(thin),
-        wall_time=wall,
-        seed=int(seed),
-        data_seed=int(data_seed),
-        final={k: v[:, ...].numpy() for k, v in target.to_weights(th).items()},
+        model=model, method=method, m=tr["m"][keep], r=tr["r"][keep], U=-tr["logp"][keep],
+        accept_rate=(acc / max(run.n_iter, 1)).numpy(), step_size=eps.numpy(),
+        n_leapfrog=run.settings.n_leapfrog, n_iter=run.n_iter, warmup=run.n_warmup, thin=int(thin),
+        wall_time=state.wall_time, seed=int(seed), data_seed=int(data_seed),
+        final={k: v.numpy() for k, v in target.to_weights(state.x).items()},
     )

@@ -17,7 +17,8 @@ from copyhead.theory.model import Model, ParameterError
 from copyhead.theory.order_parameters import attention as np_attention
 from copyhead.theory.order_parameters import copy_weight as np_m
 from copyhead.theory.order_parameters import self_overlap as np_r
-from copyhead.verification.langevin import JointTarget, autocorr_time, init_theta, mean_stderr, sample_langevin
+from copyhead.verification.diagnostics import mean_mcse_ess
+from copyhead.verification.langevin import JointTarget, init_theta, sample_langevin
 from copyhead.verification.network import make_data, map_loss
 
 torch.set_num_threads(1)
@@ -91,20 +92,6 @@ def test_copy_start_has_copy_scores():
     assert float(A[:, np.arange(4), (np.arange(4) - 1) % 4].min()) > 0.9
 
 
-def test_autocorr_time_ar1():
-    rng = np.random.default_rng(0)
-    phi, n = 0.8, 200_000
-    x = np.empty(n)
-    x[0] = 0.0
-    e = rng.standard_normal(n)
-    for i in range(1, n):
-        x[i] = phi * x[i - 1] + e[i]
-    tau = autocorr_time(x)
-    assert abs(tau - (1 + phi) / (1 - phi)) < 0.5  # exact 9
-    mean, err, ess = mean_stderr(x.reshape(-1, 4, order="F"))
-    assert abs(mean) < 4 * err
-
-
 def test_bad_method_raises():
     model = Model(T=3, V=4, alpha=2.0)
     with pytest.raises(ParameterError):
@@ -120,7 +107,7 @@ def test_joint_hmc_matches_marginal_softmax_qk():
     res = sample_langevin(model, 300, 0.1, seed=2, method="hmc", chains=32, n_leapfrog=8, data=tokens)
     assert 0.6 < res.accept_rate.mean() < 0.95
     for ref, name in ((m_ref, "m"), (r_ref, "r")):
-        a, ea, _ = mean_stderr(ref)
+        a, ea, _ = mean_mcse_ess(ref.T)
         b, eb, _ = res.stat(name)
         assert abs(a - b) < 4 * math.hypot(ea, eb), (name, a, ea, b, eb)
     # the comparison has teeth: the posterior is far from the prior (<m> = 1/3 + small at S ~ 0)
@@ -136,7 +123,7 @@ def test_joint_mala_matches_marginal_linear_gaussian():
     res = sample_langevin(model, 1500, 0.05, seed=2, method="mala", chains=32, data=tokens)
     assert 0.4 < res.accept_rate.mean() < 0.8
     for ref, name in ((m_ref**2, "m2"), (r_ref, "r")):
-        a, ea, _ = mean_stderr(ref)
+        a, ea, _ = mean_mcse_ess(ref.T)
         b, eb, _ = res.stat(name)
         assert abs(a - b) < 4 * math.hypot(ea, eb), (name, a, ea, b, eb)
     assert res.stat("m2")[0] > 0.3
