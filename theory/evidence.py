@@ -60,7 +60,9 @@ def evidence_matrices(A: np.ndarray, G: np.ndarray):
 
 
 class EvidenceError(ArithmeticError):
-    """``I + sigma2 C/(V kappa)`` is not numerically positive definite (non-finite or huge scores)."""
+    """``I + sigma2 C/(V kappa)`` is not numerically positive definite (non-finite or huge scores),
+    or the evidence is not finite: the one exception for a failed factorisation, raised by this
+    module and by the batched torch evidence (``copyhead.verification.evidence_torch``)."""
 
 
 def _cholesky_checked(M: np.ndarray) -> np.ndarray:

@@ -17,7 +17,8 @@ one per block of chains). ``logdet`` and the quadratic form use the Cholesky fac
 (:class:`_CholeskyEvidence`), everything upstream (softmax, ``Q^T K``) is plain autograd.
 
 If ``M`` is not numerically positive definite (only possible for non-finite or astronomically
-large scores) :func:`log_evidence` raises :class:`NotPositiveDefiniteError`
+large scores) :func:`log_evidence` raises :class:`theory.evidence.EvidenceError` (the one
+exception for a failed factorisation, NumPy and torch alike)
 (``on_failure="raise"``, the default). The sampler uses ``on_failure="neginf"``, which returns
 ``-inf`` for the failed chains so that the proposal is rejected (and counted as a divergence).
 
@@ -38,15 +39,12 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from copyhead.theory.evidence import EvidenceError, data_counts
 from copyhead.theory.model import Model, ParameterError
 
 DTYPE = torch.float64
 
 ArrayLike = Union[np.ndarray, torch.Tensor, float]
-
-
-class NotPositiveDefiniteError(ArithmeticError):
-    """``I + sigma2 C/(V kappa)`` failed its Cholesky factorisation (or the evidence is not finite)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -89,26 +87,31 @@ def self_overlap(A: torch.Tensor) -> torch.Tensor:
 
 
 class Counts:
-    """Data counts prepared for the batched evidence.
+    """The data of a copy-head run, as the evidence and the network losses use it: the data
+    counts of one or several data sets (the one data container of :mod:`copyhead.verification`).
 
     Parameters
     ----------
-    G : array ``(T, T, V, V)`` shared by all chains, or ``(n_groups, T, T, V, V)``
-        Data counts from :func:`theory.evidence.data_counts`. With ``n_groups`` data sets the
-        batch of ``B`` chains is split into ``n_groups`` contiguous blocks of ``B // n_groups``
-        chains; chain ``b`` sees data set ``b // (B // n_groups)`` (so one count tensor per chain
-        is the case ``n_groups = B``). Chains that share a data set share one pass over ``G``.
+    G : array ``(T, T, V, V)`` (one data set) or ``(n_groups, T, T, V, V)``
+        Data counts ``G[s, s', a, b] = #{mu : tok[mu, s] = a, tok[mu, s'] = b}``
+        (:func:`theory.evidence.data_counts`). With ``n_groups`` data sets a batch of ``B`` chains is
+        split into ``n_groups`` contiguous blocks of ``B // n_groups`` chains; chain ``b`` sees data
+        set ``b // (B // n_groups)`` (one count tensor per chain is the case ``n_groups = B``).
+        Chains that share a data set share one pass over ``G``.
     device : torch device
+    tokens : ``(P, T)`` integer tokens of a single data set, optional (kept for the direct checks
+        :meth:`one_hot`; :meth:`from_tokens` sets it).
 
     Attributes
     ----------
-    flat : tensor ``(n_groups, T^2, V^2)``
+    flat : tensor ``(n_groups, T^2, V^2)`` -- row ``s T + s'`` holds ``G[s, s']`` flattened
     P : tensor ``(n_groups,)`` -- number of sequences (``sum_ab G[0,0,a,b]``)
     T, V, n_groups : int
     """
 
-    def __init__(self, G, device=None):
+    def __init__(self, G, device=None, tokens=None):
         if isinstance(G, Counts):
+            tokens = G.tokens if tokens is None else tokens
             G = G.G
         Gt = as_tensor(G, device)
         if Gt.ndim not in (4, 5) or Gt.shape[-1] != Gt.shape[-2] or Gt.shape[-3] != Gt.shape[-4]:
@@ -122,6 +125,13 @@ class Counts:
         self.flat = Gt.reshape(self.n_groups, self.T * self.T, self.V * self.V).contiguous()
         self.P = Gt[:, 0, 0].sum(dim=(-2, -1))
         self.device = Gt.device
+        self.tokens = None if tokens is None else np.asarray(tokens)
+
+    @classmethod
+    def from_tokens(cls, tokens, V: int, device=None) -> "Counts":
+        """The counts of one data set of integer tokens ``(P, T)`` (the tokens are kept)."""
+        tokens = np.asarray(tokens)
+        return cls(data_counts(tokens, V), device=device, tokens=tokens)
 
     def group_size(self, B: int) -> int:
         """Chains per data set for a batch of ``B`` chains (``B`` must be a multiple of ``n_groups``)."""
@@ -133,10 +143,26 @@ class Counts:
         """``P`` of every chain, ``(B,)``."""
         return self.P.repeat_interleave(self.group_size(B))
 
+    def single(self) -> np.ndarray:
+        """The counts ``(T, T, V, V)`` of a single data set as a NumPy array (for the NumPy theory)."""
+        if self.n_groups != 1:
+            raise ParameterError("counts", self.n_groups, "must hold a single data set here")
+        return self.G[0].detach().cpu().numpy()
+
+    def one_hot(self) -> torch.Tensor:
+        """One-hot tokens ``X[mu, t, a]``, shape ``(P, T, V)`` (only for direct checks; needs the tokens)."""
+        if self.tokens is None:
+            raise ParameterError("tokens", None, "these counts were built without their tokens (Counts.from_tokens)")
+        t = torch.as_tensor(self.tokens, dtype=torch.long)
+        return torch.nn.functional.one_hot(t, self.V).to(DTYPE)
+
 
 # --------------------------------------------------------------------------- evidence
 def evidence_matrices(A: torch.Tensor, counts: Counts):
-    """``C`` and ``D`` (each ``(B, V, V)``) for a batch of attention matrices ``A`` ``(B, T, T)``.
+    """``C = sum_{ss'} (A^T A)_{ss'} G_{ss'}`` and ``D = sum_{t,s} A_ts G_{s,t-1}`` (each ``(B, V, V)``)
+    for a batch of attention matrices ``A`` ``(B, T, T)`` -- the torch version of
+    :func:`theory.evidence.evidence_matrices` (the NumPy reference it is tested against), used by
+    the evidence, the network losses and the all-weights sampler alike.
 
     One matmul per data set: ``D = sum_{s,u} R_su G_su`` with ``R_su = A_{u+1,s}``, so the
     coefficients ``(A^T A, R)`` of all chains sharing a data set are stacked into the rows of a
@@ -158,7 +184,7 @@ def _cholesky_checked(M: torch.Tensor, raise_on_failure: bool):
     if raise_on_failure and bool(failed.any()):
         bad = torch.nonzero(failed).flatten().tolist()
         finite = bool(torch.isfinite(M).all())
-        raise NotPositiveDefiniteError(
+        raise EvidenceError(
             f"log_evidence: I + sigma2 C/(V kappa) is not positive definite for batch element(s) {bad} "
             f"(Cholesky failed at minor(s) {info[failed].tolist()}; matrix finite: {finite}, "
             f"max |M| = {float(M.detach().abs().max()):.3g}). Non-finite or huge attention scores?"
@@ -248,7 +274,7 @@ class BatchedEvidence:
         out = core + self.const
         if raise_ and not bool(torch.isfinite(out).all()):
             bad = torch.nonzero(~torch.isfinite(out)).flatten().tolist()
-            raise NotPositiveDefiniteError(f"log_evidence is not finite for batch element(s) {bad} (non-finite A?)")
+            raise EvidenceError(f"log_evidence is not finite for batch element(s) {bad} (non-finite A?)")
         return out
 
     def training_error(self, A: torch.Tensor) -> torch.Tensor:
@@ -297,7 +323,7 @@ def log_evidence(A: torch.Tensor, G, sigma2: ArrayLike, kappa: ArrayLike, *, on_
     G : :class:`Counts` or array ``(T, T, V, V)`` (shared) or ``(n_groups, T, T, V, V)``
         (``n_groups`` dividing ``B``; ``n_groups = B`` is one data set per chain)
     sigma2, kappa : float or ``(B,)``
-    on_failure : ``"raise"`` (default) raises :class:`NotPositiveDefiniteError` when a Cholesky
+    on_failure : ``"raise"`` (default) raises :class:`theory.evidence.EvidenceError` when a Cholesky
         factorisation fails or the result is not finite; ``"neginf"`` returns ``-inf`` for chains
         whose Cholesky fails (used by the sampler, which rejects such proposals; NaN inputs give NaN).
     analytic_backward : use the analytic backward of the Cholesky block (default) or torch's

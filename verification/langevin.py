@@ -31,12 +31,12 @@ from typing import Optional
 import numpy as np
 import torch
 
-from copyhead.theory.evidence import sample_tokens
 from copyhead.theory.model import Model, ParameterError
 
 from . import diagnostics
 from .hmc import ChainState, Recorder, RobbinsMonro, Run, StepSettings, run_chains, tree_map
-from .network import DTYPE, Data, attention, copy_weight, data_loss_counts, make_data, self_overlap
+from .evidence_torch import DTYPE, Counts, attention, copy_weight, evidence_matrices, self_overlap
+from .network import data_for, data_loss_counts
 
 METHODS = ("ula", "mala", "hmc")
 TARGET_ACCEPT = {"mala": 0.6, "hmc": 0.8}
@@ -46,7 +46,9 @@ TARGET_ACCEPT = {"mala": 0.6, "hmc": 0.8}
 class JointTarget:
     """``U(theta)`` for a batch of chains, in whitened coordinates (see module docstring)."""
 
-    def __init__(self, model: Model, data: Data):
+    def __init__(self, model: Model, data: Counts):
+        if data.n_groups != 1 or data.T != model.T or data.V != model.require_V():
+            raise ParameterError("data", tuple(data.G.shape), f"must be one data set with T={model.T}, V={model.V}")
         self.model = model
         self.data = data
         self.V = model.require_V()
@@ -89,9 +91,7 @@ class JointTarget:
         A = attention(S, self.model.attention)
         R = A.shape[0]
         W = ws * th["W"]
-        B = A.transpose(-1, -2) @ A
-        C = (B.reshape(R, T * T) @ data.Gm).reshape(R, V, V)
-        D = (A.reshape(R, T * T) @ data.Hm).reshape(R, V, V)
+        C, D = evidence_matrices(A, data)
         WC = W @ C
         Wt = W.transpose(-1, -2)
         trWD = (Wt * D).sum(dim=(-2, -1))
@@ -99,10 +99,12 @@ class JointTarget:
         prior = sum(0.5 * (v * v).flatten(1).sum(1) for v in th.values())
         U = prior + (data.P * data.T - 2.0 * trWD + trWCW) / (2.0 * kappa)
         grad = {"W": th["W"] + ws * (WC - D.transpose(-1, -2)) / kappa}
-        # dL/dA_ts = (-2 tr(W H[s,t]) + d tr(W C W^T)/dA_ts) / (2 kappa),
-        # tr(W H[s,t]) = <H[s,t], W^T>,  d tr(WCW^T)/dB_ss' = <G_ss', W^T W> =: M_ss' (symmetric)
-        dD = (data.Hm @ Wt.reshape(R, V * V, 1)).reshape(R, T, T)  # [t, s]
-        M = (data.Gm @ (Wt @ W).reshape(R, V * V, 1)).reshape(R, T, T)
+        # dL/dA_ts = (-2 tr(W G[s,t-1]) + d tr(W C W^T)/dA_ts) / (2 kappa): with
+        # X_ss' = <G_ss', W^T> and M_ss' = <G_ss', W^T W> (symmetric) = d tr(WCW^T)/d(A^T A)_ss',
+        # d tr(W D)/dA_ts = X_{s,t-1} and d tr(WCW^T)/dA = 2 A M; both contractions in one matmul
+        XM = data.flat[0] @ torch.stack((Wt.reshape(R, V * V), (Wt @ W).reshape(R, V * V)), dim=-1)
+        dD = torch.roll(XM[..., 0].reshape(R, T, T).transpose(-1, -2), 1, dims=-2)  # [t, s] = X[s, t-1]
+        M = XM[..., 1].reshape(R, T, T)
         dA = (-2.0 * dD + 2.0 * A @ M) / (2.0 * kappa)
         if self.model.attention == "softmax":
             dS = A * (dA - (dA * A).sum(dim=-1, keepdim=True))
@@ -207,13 +209,6 @@ def _initial_state(target: JointTarget, th: dict, eps: float) -> ChainState:
     return ChainState(x=th, logp=lp, grad=g, eps=e, eps_final=e, n_div=torch.zeros(R, dtype=torch.long))
 
 
-def _data_for(model: Model, data, data_seed: int) -> Data:
-    V = model.require_V()
-    if data is None:
-        return make_data(sample_tokens(model.P, model.T, V, data_seed), V)
-    return data if isinstance(data, Data) else make_data(np.asarray(data), V)
-
-
 def sample_langevin(
     model: Model,
     n_iter: int,
@@ -244,7 +239,7 @@ def sample_langevin(
         starting value when ``adapt`` (MALA/HMC only; ULA never adapts).
     warmup : int
         Discarded iterations (default ``n_iter // 4``); step sizes adapt only here.
-    data : None, (P, T) tokens or :class:`Data`
+    data : None, (P, T) tokens or :class:`verification.evidence_torch.Counts`
         Default: ``sample_tokens(P, T, V, data_seed)`` with ``data_seed = seed``.
     init : {"prior", "copy"}
     progress : callable ``(done, total, info)``, optional (see :func:`verification.hmc.run_chains`).
@@ -259,7 +254,7 @@ def sample_langevin(
     n_iter = int(n_iter)
     warmup = n_iter // 4 if warmup is None else int(warmup)
     data_seed = seed if data_seed is None else data_seed
-    target = JointTarget(model, _data_for(model, data, data_seed))
+    target = JointTarget(model, data_for(model, data, data_seed))
     gen = torch.Generator().manual_seed(int(seed) + 104729)
     R = int(chains)
     th = init_theta(target, R, init, gen)

@@ -35,59 +35,13 @@ weights, whose ``(Q, K)`` marginal is ``exp(-|Q|^2/2 - |K|^2/2) p(Y | A)`` (THEO
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from copyhead.theory.evidence import data_counts
+from copyhead.theory.evidence import sample_tokens
 from copyhead.theory.model import Model, ParameterError
 
-from .evidence_torch import attention, copy_weight, self_overlap  # noqa: F401  (shared helpers)
-
-DTYPE = torch.float64
-
-
-# ---------------------------------------------------------------------------- data
-@dataclass
-class Data:
-    """One training set: integer tokens ``(P, T)`` and their counts as torch tensors."""
-
-    tokens: np.ndarray  # (P, T) int labels
-    V: int
-    G: torch.Tensor  # (T, T, V, V) counts G[s, s', a, b]
-    H: torch.Tensor  # (T, T, V, V) shifted counts H[s, t] = G[s, t-1]
-    Gm: torch.Tensor  # (T*T, V*V): row s*T + s' of G
-    Hm: torch.Tensor  # (T*T, V*V): row t*T + s holds H[s, t] = G[s, t-1]
-
-    @property
-    def P(self) -> int:
-        return int(self.tokens.shape[0])
-
-    @property
-    def T(self) -> int:
-        return int(self.tokens.shape[1])
-
-    @property
-    def G_numpy(self) -> np.ndarray:
-        return self.G.detach().cpu().numpy()
-
-    def one_hot(self) -> torch.Tensor:
-        """One-hot tokens ``X[mu, t, a]``, shape ``(P, T, V)`` (only for direct checks)."""
-        t = torch.as_tensor(self.tokens, dtype=torch.long)
-        return torch.nn.functional.one_hot(t, self.V).to(DTYPE)
-
-
-def make_data(tokens, V: int) -> Data:
-    """Wrap integer tokens ``(P, T)`` with their data counts (``theory.evidence.data_counts``)."""
-    tokens = np.asarray(tokens)
-    G = data_counts(tokens, V)
-    Gt = torch.as_tensor(G, dtype=DTYPE)
-    H = torch.roll(Gt, 1, dims=1)
-    T = Gt.shape[0]
-    Gm = Gt.reshape(T * T, V * V).contiguous()
-    Hm = H.transpose(0, 1).reshape(T * T, V * V).contiguous()
-    return Data(tokens=tokens, V=int(V), G=Gt, H=H, Gm=Gm, Hm=Hm)
+from .evidence_torch import DTYPE, Counts, attention, copy_weight, evidence_matrices, self_overlap  # noqa: F401
 
 
 # ---------------------------------------------------------------------------- network
@@ -97,29 +51,28 @@ def scores(Q: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     return Q.transpose(-1, -2) @ K / N
 
 
-def evidence_matrices(A: torch.Tensor, data: Data):
-    """Batched ``C = sum (A^T A)_{ss'} G_{ss'}`` and ``D = sum A_ts G_{s,t-1}``, shape ``(..., V, V)``."""
-    T, V = A.shape[-1], data.V
-    B = A.transpose(-1, -2) @ A
-    batch = A.shape[:-2]
-    C = (B.reshape(*batch, T * T) @ data.Gm).reshape(*batch, V, V)
-    D = (A.reshape(*batch, T * T) @ data.Hm).reshape(*batch, V, V)
-    return C, D
+def data_for(model: Model, data, data_seed: int) -> Counts:
+    """The data set of a run: ``P = model.P`` sequences drawn with ``data_seed`` (``data=None``), the
+    given ``(P, T)`` tokens, or the given :class:`Counts`."""
+    V = model.require_V()
+    if data is None:
+        return Counts.from_tokens(sample_tokens(model.P, model.T, V, data_seed), V)
+    return data if isinstance(data, Counts) else Counts.from_tokens(np.asarray(data), V)
 
 
-def data_loss_counts(A: torch.Tensor, W: torch.Tensor, data: Data, kappa: float) -> torch.Tensor:
-    """``(1/2 kappa) sum_{mu,t} |y_t - W z_t|^2`` from the data counts, per replica.
+def data_loss_counts(A: torch.Tensor, W: torch.Tensor, data: Counts, kappa: float) -> torch.Tensor:
+    """``(1/2 kappa) sum_{mu,t} |y_t - W z_t|^2`` from the data counts, per replica (``A (R, T, T)``).
 
     ``= (P T - 2 tr(W D) + tr(W C W^T)) / (2 kappa)``, see the module docstring.
     """
     C, D = evidence_matrices(A, data)
     trWD = (W.transpose(-1, -2) * D).sum(dim=(-2, -1))
     trWCW = ((W @ C) * W).sum(dim=(-2, -1))
-    PT = data.P * data.T
+    PT = data.P * data.T  # (n_groups,) = (1,): broadcasts over the replicas
     return (PT - 2.0 * trWD + trWCW) / (2.0 * kappa)
 
 
-def data_loss_direct(A: torch.Tensor, W: torch.Tensor, data: Data, kappa: float) -> torch.Tensor:
+def data_loss_direct(A: torch.Tensor, W: torch.Tensor, data: Counts, kappa: float) -> torch.Tensor:
     """The same sum computed literally from the ``P x T x V`` inputs and targets (the check)."""
     X = data.one_hot()  # (P, T, V)
     Y = torch.roll(X, 1, dims=1)  # y_t = x_{t-1}
@@ -155,7 +108,7 @@ def prior_energy(params: dict, model: Model) -> torch.Tensor:
     return score_term + w_term
 
 
-def map_loss(params: dict, data: Data, model: Model, direct: bool = False) -> torch.Tensor:
+def map_loss(params: dict, data: Counts, model: Model, direct: bool = False) -> torch.Tensor:
     """Negative log joint ``U`` (the MAP loss of THEORY.md §7), one value per replica.
 
     ``params``: ``{"Q", "K", "W"}`` (prior "qk") or ``{"S", "W"}`` (prior "gaussian").

@@ -30,20 +30,12 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from copyhead.theory.evidence import readout_posterior, sample_tokens
+from copyhead.theory.evidence import readout_posterior
 from copyhead.theory.model import Model, ParameterError
 from copyhead.theory.order_parameters import shift_matrix
 
-from .network import (
-    DTYPE,
-    Data,
-    attention,
-    f_map_reduced,
-    make_data,
-    map_loss,
-    order_parameters,
-    params_scores,
-)
+from .evidence_torch import DTYPE, Counts, attention
+from .network import data_for, f_map_reduced, map_loss, order_parameters, params_scores
 
 INITS = ("prior", "copy")
 SCHEDULES = ("cosine", "exp", "constant")
@@ -177,7 +169,7 @@ def copy_scores(model: Model, s0: Optional[float] = None) -> np.ndarray:
 
 def init_params(
     model: Model,
-    data: Data,
+    data: Counts,
     init: str,
     gen: torch.Generator,
     init_scale: float = 1.0,
@@ -212,7 +204,7 @@ def init_params(
         p = {"S": torch.as_tensor(S, dtype=DTYPE)[None] + copy_noise * torch.randn(1, T, T, generator=gen, dtype=DTYPE) / math.sqrt(N)}
     if copy_readout == "posterior":
         A = attention(params_scores(p)[0], model.attention).numpy()
-        Wbar, _ = readout_posterior(A, data.G_numpy, model.sigma2, model.kappa)
+        Wbar, _ = readout_posterior(A, data.single(), model.sigma2, model.kappa)
         W = torch.as_tensor(Wbar, dtype=DTYPE)[None]
     p["W"] = W
     return p
@@ -227,7 +219,7 @@ def _lr_at(k: int, steps: int, lr: float, lr_final: float, schedule: str) -> flo
     return lr * (lr_final / lr) ** x  # "exp"
 
 
-def grad_norms(params: dict, data: Data, model: Model):
+def grad_norms(params: dict, data: Counts, model: Model):
     """``(|grad U|, |grad_scores U|, |grad_W U|)`` at ``params`` (first replica)."""
     p = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     U = map_loss(p, data, model).sum()
@@ -272,14 +264,13 @@ def train_adam(
         Multiplies ``Q, K`` (or ``S``) of the prior init.
     record_every : int
         Record ``m, r, U, |grad U|`` every so many steps (and at the first and last step).
-    data : None, (P, T) int array, or :class:`verification.network.Data`
+    data : None, (P, T) int array, or :class:`verification.evidence_torch.Counts`
         The training set; by default ``sample_tokens(P, T, V, data_seed)``.
     progress : callable(step, m, r, loss) or None
         Called at every record.
     lr_final, schedule : learning rate at the last step (default ``lr / 100``) and the decay
         shape ``"cosine" | "exp" | "constant"``.
     """
-    torch.set_num_threads(1)
     V = model.require_V()
     model.require_alpha()
     if schedule not in SCHEDULES:
@@ -291,12 +282,9 @@ def train_adam(
         raise ParameterError("lr", lr, "must be > 0")
     lr_final = lr / 100.0 if lr_final is None else float(lr_final)
     data_seed = seed if data_seed is None else data_seed
-    if data is None:
-        data = make_data(sample_tokens(model.P, model.T, V, data_seed), V)
-    elif not isinstance(data, Data):
-        data = make_data(np.asarray(data), V)
-    if data.T != model.T or data.V != V:
-        raise ParameterError("data", (data.P, data.T, data.V), f"must have T={model.T} and V={V}")
+    data = data_for(model, data, data_seed)
+    if data.n_groups != 1 or data.T != model.T or data.V != V:
+        raise ParameterError("data", tuple(data.G.shape), f"must be one data set with T={model.T} and V={V}")
 
     gen = torch.Generator().manual_seed(int(seed) + 7919)
     params = init_params(model, data, init, gen, init_scale, s0, copy_noise, copy_readout)

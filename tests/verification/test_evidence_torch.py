@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from copyhead.theory.evidence import (brute_force_log_evidence, data_counts, design_matrix, log_evidence,
+from copyhead.theory.evidence import (EvidenceError, brute_force_log_evidence, data_counts, design_matrix, log_evidence,
                              readout_posterior, sample_tokens, targets)
 from copyhead.theory.model import Model, ParameterError
 from copyhead.theory.order_parameters import copy_weight, self_overlap, softmax_rows
@@ -140,11 +140,11 @@ def test_non_positive_definite_raises():
     _, G = _data(6)
     A = torch.randn(3, T, T, dtype=torch.float64)
     A[1, 0, 0] = float("nan")
-    with pytest.raises(et.NotPositiveDefiniteError, match="batch element"):
+    with pytest.raises(EvidenceError, match="batch element"):
         et.log_evidence(A, G, 0.1, 1.0)
     out = et.log_evidence(A, G, 0.1, 1.0, on_failure="neginf")
     assert out[1].item() == -math.inf and torch.isfinite(out[[0, 2]]).all()
-    with pytest.raises(et.NotPositiveDefiniteError):
+    with pytest.raises(EvidenceError):
         et.log_evidence(A * 1e200, G, 0.1, 1.0)  # overflow to inf
     with pytest.raises(ParameterError):
         et.log_evidence(A, G, -0.1, 1.0)
@@ -167,3 +167,29 @@ def test_copy_start(att, prior):
     assert (mm > (0.9 if att == "softmax" else 0.8)).all()
     if prior == "qk":  # prior-scale norms, finite log density
         assert torch.isfinite(tg(x)).all()
+
+
+def test_one_evidence_matrix_function_matches_numpy_reference():
+    """The torch C, D (one stacked matmul per data set) equal the NumPy einsum definition
+    (theory.evidence.evidence_matrices) for shared and per-chain data sets."""
+    from copyhead.theory.evidence import evidence_matrices as np_cd
+
+    rng = np.random.default_rng(4)
+    (_, G0), (_, G1) = _data(3), _data(4)
+    A = rng.normal(size=(4, T, T))
+    for counts, G_of in ((et.Counts(G0), lambda b: G0), (et.Counts(np.stack([G0, G1])), lambda b: [G0, G1][b // 2])):
+        C, D = et.evidence_matrices(torch.tensor(A), counts)
+        for b in range(4):
+            Cr, Dr = np_cd(A[b], G_of(b))
+            np.testing.assert_allclose(C[b].numpy(), Cr, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(D[b].numpy(), Dr, rtol=1e-12, atol=1e-12)
+
+
+def test_counts_from_tokens_keeps_the_tokens():
+    tok, G = _data(5)
+    c = et.Counts.from_tokens(tok, V)
+    assert c.n_groups == 1 and float(c.P[0]) == P and np.array_equal(c.single(), G)
+    X = c.one_hot()
+    assert X.shape == (P, T, V) and torch.equal(X.argmax(-1), torch.as_tensor(tok))
+    with pytest.raises(ParameterError, match="tokens"):
+        et.Counts(G).one_hot()

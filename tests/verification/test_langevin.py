@@ -19,7 +19,8 @@ from copyhead.theory.order_parameters import copy_weight as np_m
 from copyhead.theory.order_parameters import self_overlap as np_r
 from copyhead.verification.diagnostics import mean_mcse_ess
 from copyhead.verification.langevin import JointTarget, init_theta, sample_langevin
-from copyhead.verification.network import make_data, map_loss
+from copyhead.verification.evidence_torch import Counts
+from copyhead.verification.network import map_loss
 
 torch.set_num_threads(1)
 
@@ -62,7 +63,7 @@ def _reference_rwm(model, tokens, n, step, chains=4, seed=11):
 @pytest.mark.parametrize("prior", ["qk", "gaussian"])
 def test_manual_gradient_equals_autograd(att, prior):
     model = Model(T=3, nu=0.2, sigma2=0.7, kappa=1.3, attention=att, prior=prior, V=5, alpha=4.0)
-    data = make_data(sample_tokens(model.P, model.T, model.V, 0), model.V)
+    data = Counts.from_tokens(sample_tokens(model.P, model.T, model.V, 0), model.V)
     tg = JointTarget(model, data)
     th = init_theta(tg, 3, "prior", torch.Generator().manual_seed(1))
     th = {k: 1.5 * v for k, v in th.items()}
@@ -77,7 +78,7 @@ def test_manual_gradient_equals_autograd(att, prior):
 def test_whitened_energy_is_the_map_loss(prior):
     """U in whitened coordinates equals the network's negative log joint of the physical weights."""
     model = Model(T=3, nu=0.3, sigma2=0.2, attention="softmax", prior=prior, V=5, alpha=3.0)
-    data = make_data(sample_tokens(model.P, model.T, model.V, 2), model.V)
+    data = Counts.from_tokens(sample_tokens(model.P, model.T, model.V, 2), model.V)
     tg = JointTarget(model, data)
     th = init_theta(tg, 4, "prior", torch.Generator().manual_seed(3))
     torch.testing.assert_close(tg.energy(th), map_loss(tg.to_weights(th), data, model), rtol=1e-12, atol=1e-9)
@@ -85,7 +86,7 @@ def test_whitened_energy_is_the_map_loss(prior):
 
 def test_copy_start_has_copy_scores():
     model = Model(T=4, nu=0.5, attention="softmax", V=6, alpha=5.0)
-    data = make_data(sample_tokens(model.P, model.T, model.V, 0), model.V)
+    data = Counts.from_tokens(sample_tokens(model.P, model.T, model.V, 0), model.V)
     tg = JointTarget(model, data)
     th = init_theta(tg, 2, "copy", torch.Generator().manual_seed(0))
     A = tg.attention(th)

@@ -8,13 +8,13 @@ import torch
 from copyhead.theory.evidence import data_counts, readout_posterior, sample_tokens
 from copyhead.theory.model import Model, ParameterError
 from copyhead.theory.order_parameters import attention as np_attention
+from copyhead.verification.evidence_torch import Counts
 from copyhead.verification.network import (
     DTYPE,
     attention,
     data_loss_counts,
     data_loss_direct,
     f_map_reduced,
-    make_data,
     map_loss,
     order_parameters,
 )
@@ -32,7 +32,7 @@ torch.set_num_threads(1)
 @pytest.mark.parametrize("att", ["softmax", "linear"])
 def test_count_loss_equals_direct(att):
     V, T, P = 5, 4, 37
-    data = make_data(sample_tokens(P, T, V, 0), V)
+    data = Counts.from_tokens(sample_tokens(P, T, V, 0), V)
     g = torch.Generator().manual_seed(1)
     A = attention(2.0 * torch.randn(3, T, T, generator=g, dtype=DTYPE), att)
     W = torch.randn(3, V, V, generator=g, dtype=DTYPE)
@@ -45,7 +45,7 @@ def test_count_loss_literal_loop():
     """Against an explicit Python loop over sequences and positions (no tensor algebra)."""
     V, T, P = 4, 3, 6
     tok = sample_tokens(P, T, V, 5)
-    data = make_data(tok, V)
+    data = Counts.from_tokens(tok, V)
     rng = np.random.default_rng(2)
     A = rng.random((T, T))
     W = rng.standard_normal((V, V))
@@ -66,7 +66,7 @@ def test_count_loss_literal_loop():
 @pytest.mark.parametrize("att", ["softmax", "linear"])
 def test_map_loss_terms(prior, att):
     model = Model(T=3, nu=0.4, sigma2=0.3, kappa=0.8, attention=att, prior=prior, V=5, alpha=3.0)
-    data = make_data(sample_tokens(model.P, model.T, model.V, 1), model.V)
+    data = Counts.from_tokens(sample_tokens(model.P, model.T, model.V, 1), model.V)
     p = init_params(model, data, "prior", torch.Generator().manual_seed(0))
     U = map_loss(p, data, model)
     Ud = map_loss(p, data, model, direct=True)
@@ -89,7 +89,7 @@ def test_map_loss_terms(prior, att):
 def test_copy_init_scores_and_readout(att):
     """Copy init realises the copy scores exactly and puts W at the argmin given A (grad_W U = 0)."""
     model = Model(T=4, nu=0.5, sigma2=0.1, attention=att, V=6, alpha=8.0)
-    data = make_data(sample_tokens(model.P, model.T, model.V, 0), model.V)
+    data = Counts.from_tokens(sample_tokens(model.P, model.T, model.V, 0), model.V)
     p = init_params(model, data, "copy", torch.Generator().manual_seed(0), copy_noise=0.0)
     S = (p["Q"][0].T @ p["K"][0] / model.N).numpy()
     np.testing.assert_allclose(S, copy_scores(model), atol=1e-12)
