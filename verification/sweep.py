@@ -51,6 +51,7 @@ from .hmc import hmc_sample
 
 STARTS = ("uniform", "copy")
 CHECKPOINT_FORMAT = "copyhead.hmc_sweep_checkpoint/1"
+SWEEP_FORMAT = "copyhead.hmc_sweep/1"
 CHECKPOINT_SUFFIX = ".ckpt.pt"
 
 
@@ -159,7 +160,38 @@ def run_sweep(
     with a checkpoint also ``checkpoint`` (the file) and ``resumed_from_iteration`` (``None`` for a
     fresh start); ``wall_time_s`` is the HMC time summed over all sessions of a resumed run).
     """
-    V = model.require_V()
+    alphas, starts, models = _check_sweep(model, alphas, starts, iters)
+    iters, warmup = int(iters), int(warmup)
+    data_seeds, torch_seed = _seeds(seed, len(alphas))
+    Gs = _draw_data(models, data_seeds)
+    B = len(alphas) * len(starts)
+    target = PosteriorTarget(model, Counts(Gs, device=device), B=B)
+    s0_used = _copy_scale(model, s0, alphas)
+    record = _record(model, models, alphas, starts, iters, warmup, seed, data_seeds, torch_seed, Gs, device, B,
+                     dict(n_leapfrog=n_leapfrog, target_accept=target_accept, initial_step_size=step_size,
+                          step_size_jitter=jitter, s0=s0_used))
+    ckpt_path, state, on_checkpoint = _checkpointing(checkpoint, checkpoint_every, record)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(torch_seed)
+    x0 = _initial_states(target, gen, starts, s0_used, len(alphas))
+    res = hmc_sample(
+        target, x0, iters, warmup,
+        n_leapfrog=n_leapfrog, step_size=step_size, target_accept=target_accept,
+        inv_mass=target.inv_mass, observe=target.observe, observable_names=target.observable_names,
+        generator=gen, progress=progress, progress_every=progress_every, jitter=jitter,
+        state=state, on_checkpoint=on_checkpoint, checkpoint_every=int(checkpoint_every) if checkpoint else 0,
+    )
+    params = dict(record, n_grad_evals=res.n_grad_evals, wall_time_s=res.wall_time, torch_version=torch.__version__)
+    if checkpoint is not None:
+        params["checkpoint"] = ckpt_path
+        params["resumed_from_iteration"] = None if state is None else int(state["it"])
+    return [_row(res, b, model, models, alphas, starts, iters, warmup, params) for b in range(B)]
+
+
+def _check_sweep(model: Model, alphas, starts, iters):
+    """Validated ``(alphas, starts, models)``; ``models[i]`` is ``model`` at ``alphas[i]`` (its
+    ``P``, ``alpha_effective``: the one place where the finite sizes are realised)."""
+    model.require_V()
     if model.objective != "posterior":
         raise ParameterError("objective", model.objective, "HMC samples the posterior")
     alphas = [float(a) for a in alphas]
@@ -170,47 +202,53 @@ def run_sweep(
         raise ParameterError("starts", starts, f"must be distinct values from {STARTS}")
     if int(iters) < 4:
         raise ParameterError("iters", iters, "must be >= 4")
-    iters, warmup = int(iters), int(warmup)
-    models = [model.replace(alpha=a) for a in alphas]  # validates alpha > 0
-    ns = len(starts)
-    B = len(alphas) * ns
+    return alphas, starts, [model.replace(alpha=a) for a in alphas]  # validates alpha > 0
 
-    ss = np.random.SeedSequence(int(seed))
-    children = ss.spawn(len(alphas) + 1)
-    data_seeds = [_seed_int(c) for c in children[:-1]]
-    torch_seed = _seed_int(children[-1])
 
-    Gs = np.stack([
-        data_counts(sample_tokens(m.P, model.T, V, np.random.default_rng(ds)), V)
-        for m, ds in zip(models, data_seeds)
-    ])
-    target = PosteriorTarget(model, Counts(Gs, device=device), B=B)
+def _seeds(seed: int, n_alphas: int):
+    """``SeedSequence(seed).spawn(n_alphas + 1)``: one data seed per alpha, then the torch seed."""
+    children = np.random.SeedSequence(int(seed)).spawn(n_alphas + 1)
+    return [_seed_int(c) for c in children[:-1]], _seed_int(children[-1])
 
-    default_s0 = math.log(V) + 3.0 if model.attention == "softmax" else 1.0
+
+def _draw_data(models, data_seeds) -> np.ndarray:
+    """The counts ``(n_alphas, T, T, V, V)`` of one data set per alpha."""
+    return np.stack([data_counts(sample_tokens(m.P, m.T, m.V, np.random.default_rng(ds)), m.V)
+                     for m, ds in zip(models, data_seeds)])
+
+
+def _copy_scale(model: Model, s0, alphas):
+    """The copy-start scale: one value, or one per alpha."""
     if s0 is not None and not np.isscalar(s0):
         s0 = [float(v) for v in s0]
         if len(s0) != len(alphas):
             raise ParameterError("s0", s0, f"needs one value per alpha ({len(alphas)})")
-        s0_used = s0
-    else:
-        s0_used = float(s0) if s0 is not None else default_s0
-    record = {
+        return s0
+    if s0 is not None:
+        return float(s0)
+    return math.log(model.V) + 3.0 if model.attention == "softmax" else 1.0
+
+
+def _record(model, models, alphas, starts, iters, warmup, seed, data_seeds, torch_seed, Gs, device, B,
+            sampler: dict) -> dict:
+    """The parameter record of a sweep (saved with the results and in the checkpoint)."""
+    return {
         "model": model.to_dict(),
         "alphas": alphas,
         "alpha_effective": [m.alpha_effective for m in models],
         "P": [m.P for m in models],
         "N": model.N,
         "nu_effective": model.nu_effective,
-        "V": V,
+        "V": model.V,
         "T": model.T,
         "starts": list(starts),
         "iters": iters,
         "warmup": warmup,
-        "n_leapfrog": n_leapfrog,
-        "target_accept": target_accept,
-        "initial_step_size": step_size,
-        "step_size_jitter": jitter,
-        "s0": s0_used,
+        "n_leapfrog": sampler["n_leapfrog"],
+        "target_accept": sampler["target_accept"],
+        "initial_step_size": sampler["initial_step_size"],
+        "step_size_jitter": sampler["step_size_jitter"],
+        "s0": sampler["s0"],
         "seed": int(seed),
         "data_seeds": data_seeds,
         "torch_seed": torch_seed,
@@ -222,21 +260,27 @@ def run_sweep(
         "batch_size": B,
     }
 
-    ckpt_path = state = on_checkpoint = None
-    if checkpoint is not None:
-        if int(checkpoint_every) < 1:
-            raise ParameterError("checkpoint_every", checkpoint_every, "must be >= 1")
-        ckpt_path = str(checkpoint) + CHECKPOINT_SUFFIX
-        state = load_checkpoint(ckpt_path, record)
-        record_json = json.dumps(_clean(record), sort_keys=True, allow_nan=False)
 
-        def on_checkpoint(st: dict) -> None:
-            save_checkpoint(ckpt_path, {"format": CHECKPOINT_FORMAT, "record": record_json, "hmc": st,
-                                        "torch_version": str(torch.__version__),
-                                        "torch_threads": torch.get_num_threads()})
+def _checkpointing(checkpoint, checkpoint_every, record):
+    """``(path, state to resume from or None, on_checkpoint callback or None)``."""
+    if checkpoint is None:
+        return None, None, None
+    if int(checkpoint_every) < 1:
+        raise ParameterError("checkpoint_every", checkpoint_every, "must be >= 1")
+    path = str(checkpoint) + CHECKPOINT_SUFFIX
+    state = load_checkpoint(path, record)
+    record_json = json.dumps(_clean(record), sort_keys=True, allow_nan=False)
 
-    gen = torch.Generator(device=device)
-    gen.manual_seed(torch_seed)
+    def on_checkpoint(st: dict) -> None:
+        save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "record": record_json, "hmc": st,
+                               "torch_version": str(torch.__version__), "torch_threads": torch.get_num_threads()})
+
+    return path, state, on_checkpoint
+
+
+def _initial_states(target: PosteriorTarget, gen, starts, s0_used, n_alphas: int) -> torch.Tensor:
+    """``(B, dim)`` initial states: prior draws for ``"uniform"``, copy heads for ``"copy"`` chains."""
+    ns = len(starts)
     x_uniform = target.prior_draw(gen)
     if isinstance(s0_used, list):  # one copy-start scale per alpha (e.g. the theory's copy branch)
         x_copy = torch.empty_like(x_uniform)
@@ -244,67 +288,37 @@ def run_sweep(
             rows_a = slice(ia * ns, (ia + 1) * ns)
             x_copy[rows_a] = target.copy_draw(gen, s0=s0_a)[rows_a]
     else:
-        x_copy = target.copy_draw(gen, s0=s0)
-    is_copy = torch.tensor([starts[b % ns] == "copy" for b in range(B)], device=device)
-    x0 = torch.where(is_copy[:, None], x_copy, x_uniform).to(DTYPE)
+        x_copy = target.copy_draw(gen, s0=s0_used)
+    is_copy = torch.tensor([starts[b % ns] == "copy" for b in range(n_alphas * ns)], device=x_uniform.device)
+    return torch.where(is_copy[:, None], x_copy, x_uniform).to(DTYPE)
 
-    res = hmc_sample(
-        target, x0, iters, warmup,
-        n_leapfrog=n_leapfrog, step_size=step_size, target_accept=target_accept,
-        inv_mass=target.inv_mass, observe=target.observe, observable_names=target.observable_names,
-        generator=gen, progress=progress, progress_every=progress_every, jitter=jitter,
-        state=state, on_checkpoint=on_checkpoint, checkpoint_every=int(checkpoint_every) if checkpoint else 0,
-    )
 
-    params = dict(record)
-    params.update({
-        "n_grad_evals": res.n_grad_evals,
-        "wall_time_s": res.wall_time,
-        "torch_version": torch.__version__,
-    })
-    if checkpoint is not None:
-        params["checkpoint"] = ckpt_path
-        params["resumed_from_iteration"] = None if state is None else int(state["it"])
-
+def _row(res, b: int, model: Model, models, alphas, starts, iters: int, warmup: int, params: dict) -> dict:
+    """Statistics of chain ``b`` (post-warm-up draws) and its traces."""
+    ns = len(starts)
+    ia, js = divmod(b, ns)
     post = slice(warmup, warmup + iters)
-    rows = []
-    for b in range(B):
-        ia, js = divmod(b, ns)
-        m_tr = res.traces["m"][:, b]
-        r_tr = res.traces["r"][:, b]
-        e_tr = res.traces["train_err"][:, b]
-        m_mean, m_err, m_ess, m_rhat = _stats(m_tr[post])
-        r_mean, r_err, r_ess, r_rhat = _stats(r_tr[post])
-        e_mean, e_err, _, _ = _stats(e_tr[post])
+    m_mean, m_err, m_ess, m_rhat = _stats(res.traces["m"][post, b])
+    r_mean, r_err, r_ess, r_rhat = _stats(res.traces["r"][post, b])
+    e_mean, e_err, _, _ = _stats(res.traces["train_err"][post, b])
+    try:
         block = res.traces["m"][post, ia * ns:(ia + 1) * ns].T
-        try:
-            rhat_between = diagnostics.split_rhat(block) if ns > 1 else float("nan")
-        except ParameterError:
-            rhat_between = float("nan")
-        g_eff = model.sigma2 * models[ia].alpha_effective
-        rows.append({
-            "alpha": alphas[ia],
-            "alpha_effective": models[ia].alpha_effective,
-            "P": models[ia].P,
-            "start": starts[js],
-            "chain": b,
-            "m_mean": m_mean, "m_err": m_err,
-            "r_mean": r_mean, "r_err": r_err,
-            "eps_mean": e_mean, "eps_err": e_err,
-            "eps_theory": float(theory_training_error(m_mean, r_mean, g_eff)),
-            "ess": m_ess, "ess_r": r_ess,
-            "rhat": m_rhat, "rhat_r": r_rhat,
-            "rhat_between": rhat_between,
-            "step_size": float(res.step_size[b]),
-            "acceptance": float(res.acceptance[b]),
-            "mean_accept_prob": float(res.mean_accept_prob[b]),
-            "divergences": int(res.divergences[b]),
-            "warmup_divergences": int(res.warmup_divergences[b]),
-            "n_samples": iters,
-            "traces": {name: np.array(res.traces[name][:, b]) for name in TRACE_NAMES},
-            "params": params,
-        })
-    return rows
+        rhat_between = diagnostics.split_rhat(block) if ns > 1 else float("nan")
+    except ParameterError:
+        rhat_between = float("nan")
+    g_eff = model.sigma2 * models[ia].alpha_effective
+    return {
+        "alpha": alphas[ia], "alpha_effective": models[ia].alpha_effective, "P": models[ia].P,
+        "start": starts[js], "chain": b,
+        "m_mean": m_mean, "m_err": m_err, "r_mean": r_mean, "r_err": r_err, "eps_mean": e_mean, "eps_err": e_err,
+        "eps_theory": float(theory_training_error(m_mean, r_mean, g_eff)),
+        "ess": m_ess, "ess_r": r_ess, "rhat": m_rhat, "rhat_r": r_rhat, "rhat_between": rhat_between,
+        "step_size": float(res.step_size[b]), "acceptance": float(res.acceptance[b]),
+        "mean_accept_prob": float(res.mean_accept_prob[b]), "divergences": int(res.divergences[b]),
+        "warmup_divergences": int(res.warmup_divergences[b]), "n_samples": iters,
+        "traces": {name: np.array(res.traces[name][:, b]) for name in TRACE_NAMES},
+        "params": params,
+    }
 
 
 def compare_starts(rows: Sequence[dict], z_max: float = 4.0, rhat_max: float = 1.1) -> List[dict]:
@@ -392,8 +406,9 @@ def load_checkpoint(path: str, record: Optional[dict] = None) -> Optional[dict]:
 # --------------------------------------------------------------------------- saving
 
 
-def save_sweep(rows: Sequence[dict], prefix: str) -> tuple:
-    """Write ``prefix.json`` (parameter record, rows without traces, start comparison) and
+def save_sweep(rows: Sequence[dict], prefix: str, provenance: Optional[dict] = None) -> tuple:
+    """Write ``prefix.json`` (parameter record, rows without traces, start comparison, and
+    ``provenance`` (:func:`copyhead.io.provenance`) when given) and
     ``prefix.npz`` (traces stacked as ``(n_rows, warmup + iters)`` arrays named as in
     :data:`TRACE_NAMES`, plus ``alpha``, ``start``), each atomically (temp file in the same
     directory, then ``os.replace``). Returns the two paths."""
@@ -401,8 +416,10 @@ def save_sweep(rows: Sequence[dict], prefix: str) -> tuple:
         raise ParameterError("rows", rows, "nothing to save")
     params = rows[0]["params"]
     table = [{k: v for k, v in r.items() if k not in ("traces", "params")} for r in rows]
-    doc = {"format": "copyhead.hmc_sweep/1", "params": params, "rows": table,
+    doc = {"format": SWEEP_FORMAT, "params": params, "rows": table,
            "comparison": compare_starts(rows)}
+    if provenance is not None:
+        doc["provenance"] = provenance
     text = json.dumps(_clean(doc), indent=1, allow_nan=False)
     jpath, npath = prefix + ".json", prefix + ".npz"
     arrays = {name: np.stack([r["traces"][name] for r in rows]) for name in rows[0]["traces"]}
@@ -413,18 +430,79 @@ def save_sweep(rows: Sequence[dict], prefix: str) -> tuple:
     return jpath, npath
 
 
+def sweep_prefix(path: str) -> str:
+    """``PREFIX`` from ``PREFIX``, ``PREFIX.json`` or ``PREFIX.npz``."""
+    path = str(path)
+    for ext in (".json", ".npz"):
+        if path.endswith(ext):
+            return path[: -len(ext)]
+    return path
+
+
+def _load_error(path, why: str) -> ParameterError:
+    return ParameterError("load", str(path), why)
+
+
+def _read_sweep_json(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise _load_error(path, "no such file (give PREFIX or PREFIX.json of a saved sweep)")
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _load_error(path, f"is not readable JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(doc, dict) or doc.get("format") != SWEEP_FORMAT:
+        raise _load_error(path, f"is not a {SWEEP_FORMAT} file (written by copyhead verify)")
+    rows, params = doc.get("rows"), doc.get("params")
+    if not isinstance(rows, list) or not rows or not isinstance(params, dict) or not isinstance(params.get("model"), dict):
+        raise _load_error(path, "has no rows or no parameter record")
+    return doc
+
+
+def _read_sweep_npz(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise _load_error(path, "no such file (the traces saved beside the JSON)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as e:  # noqa: BLE001 -- zipfile/OSError/ValueError: any unreadable file is reported the same way
+        raise _load_error(path, f"could not be read ({type(e).__name__}: {e})") from None
+
+
+def _check_sweep_pair(doc: dict, arrays: dict, jpath: str, npath: str) -> None:
+    """The JSON rows and the NPZ traces must belong to the same sweep."""
+    rows, p = doc["rows"], doc["params"]
+    n = p.get("warmup", 0) + p.get("iters", 0)
+    missing = [k for k in ("alpha", "start") + TRACE_NAMES if k not in arrays]
+    if missing:
+        raise _load_error(npath, f"lacks the arrays {missing}")
+    shapes_ok = all(arrays[k].shape == (len(rows), n) for k in TRACE_NAMES)
+    same = (arrays["alpha"].shape == (len(rows),) and shapes_ok
+            and [float(a) for a in arrays["alpha"]] == [r.get("alpha") for r in rows]
+            and [str(a) for a in arrays["start"]] == [r.get("start") for r in rows])
+    if not same:
+        raise _load_error(npath, f"does not match {jpath} (rows, alphas, starts or the trace length "
+                                 f"warmup + iters = {n} differ)")
+
+
 def load_sweep(prefix: str) -> List[dict]:
-    """Inverse of :func:`save_sweep`: rows with ``traces`` and ``params`` restored
-    (NaN statistics come back as ``None``)."""
-    with open(prefix + ".json") as f:
-        doc = json.load(f)
-    with np.load(prefix + ".npz") as z:
-        arrays = {k: z[k] for k in z.files}
-    names = [k for k in arrays if k not in ("alpha", "start")]
+    """Inverse of :func:`save_sweep` (``prefix`` may end in ``.json`` / ``.npz``): rows with ``traces``
+    and ``params`` restored (NaN statistics come back as ``None``). A missing, unreadable or
+    foreign file, or a JSON/NPZ pair that does not belong together, raises one
+    :class:`ParameterError` naming the file and the reason."""
+    prefix = sweep_prefix(prefix)
+    jpath, npath = prefix + ".json", prefix + ".npz"
+    doc = _read_sweep_json(jpath)
+    arrays = _read_sweep_npz(npath)
+    _check_sweep_pair(doc, arrays, jpath, npath)
+    try:
+        Model.from_dict(doc["params"]["model"])
+    except (ParameterError, TypeError) as e:
+        raise _load_error(jpath, f"has an invalid model record ({e})") from None
     rows = []
     for i, r in enumerate(doc["rows"]):
         r = dict(r)
-        r["traces"] = {k: arrays[k][i] for k in names}
+        r["traces"] = {k: arrays[k][i] for k in TRACE_NAMES}
         r["params"] = doc["params"]
         rows.append(r)
     return rows

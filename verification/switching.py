@@ -4,9 +4,11 @@ At small ``V`` the barrier ``~ V^2 Delta F`` is low enough that long HMC chains 
 disordered and the copy branch. Each post-warm-up sample is assigned to the copy branch when
 ``m`` exceeds the saddle's ``m`` (from ``F - e1/V``); the time fraction ``f(alpha)`` of the copy
 branch rises through 1/2 at the finite-size transition. ``alpha_c(V)`` is estimated by a
-least-squares fit of ``logit f`` linear in alpha (points with ``0 < f < 1``), with an error from
-the spread over independent chains (jackknife). The theory value is the coexistence of
-``F - e1/V`` (equal minima), computed by :func:`corrected_coexistence`.
+least-squares fit of ``logit f`` linear in alpha (points with ``0.01 < f < 0.99``; linear
+interpolation of ``f`` through 1/2 when fewer than two such points exist), with an error from the
+spread over independent chains (jackknife). The theory values come from one
+:class:`copyhead.numerics.finite_size.FiniteSizeTheory`: the coexistence of ``F - e1/V`` (equal
+minima; its saddle's ``m`` is the branch threshold) and the one-loop ``alpha_c(V)``.
 """
 from __future__ import annotations
 
@@ -15,10 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from copyhead.numerics.finite_size import FiniteSizeTheory
 from copyhead.theory.model import Model
-
-from copyhead.numerics.finite_size import corrected_coexistence, one_loop_alpha_c, realised_model
-
 
 
 @dataclass
@@ -31,14 +31,15 @@ class SwitchingResult:
     m_threshold: float
     alpha_c: float | None
     alpha_c_err: float | None
-    alpha_c_theory_V: float | None
-    alpha_c_theory_inf: float
     histograms: dict  # alpha -> (counts, edges)
+    alpha_c_theory_V: float | None = None  # coexistence of F - e1/V
+    alpha_c_theory_inf: float | None = None  # V = inf
     alpha_c_one_loop: float | None = None  # log Z_copy = log Z_dis at one loop (theory/one_loop_softmax.py)
 
 
 def fit_alpha_c(alphas, fractions):
-    """Zero of a least-squares line through ``logit f`` (points with 0 < f < 1)."""
+    """Zero of a least-squares line through ``logit f`` (points with ``0.01 < f < 0.99``; with fewer
+    than two, the linear interpolation of ``f`` through 1/2; None if ``f`` does not cross 1/2)."""
     a = np.asarray(alphas, float)
     f = np.asarray(fractions, float)
     sel = (f > 0.01) & (f < 0.99)
@@ -53,8 +54,9 @@ def fit_alpha_c(alphas, fractions):
     return float(-icpt / slope) if slope > 0 else None
 
 
-def analyse_switching(rows, model: Model, m_threshold: float, alpha_c_theory_V, alpha_c_theory_inf) -> SwitchingResult:
-    """Time fractions, switches and histograms from sweep rows (all chains at each alpha)."""
+def analyse_switching(rows, m_threshold: float) -> SwitchingResult:
+    """Time fractions, switches and histograms from sweep rows (all chains at each alpha); the
+    theory fields are left empty."""
     alphas = sorted({r["alpha"] for r in rows})
     fr, fe, nsw, hists = [], [], [], {}
     per_chain = {}
@@ -83,7 +85,7 @@ def analyse_switching(rows, model: Model, m_threshold: float, alpha_c_theory_V, 
         if v is not None:
             jk.append(v)
     err = float(math.sqrt((len(jk) - 1) / len(jk) * np.sum((np.array(jk) - np.mean(jk)) ** 2))) if len(jk) > 1 else None
-    return SwitchingResult(model.V, alphas, fr, fe, nsw, m_threshold, ac, err, alpha_c_theory_V, alpha_c_theory_inf, hists)
+    return SwitchingResult(rows[0]["params"]["V"], alphas, fr, fe, nsw, m_threshold, ac, err, hists)
 
 
 def plot_switching(res: SwitchingResult, path):
@@ -110,35 +112,42 @@ def plot_switching(res: SwitchingResult, path):
         ax.axvline(res.alpha_c_theory_V, color="tab:purple", ls="--", label=f"F-e1/V {res.alpha_c_theory_V:.2f}")
     if res.alpha_c_one_loop is not None:
         ax.axvline(res.alpha_c_one_loop, color="tab:red", ls=":", label=f"one loop {res.alpha_c_one_loop:.2f}")
-    ax.axvline(res.alpha_c_theory_inf, color="k", ls="-.", label=f"V=inf {res.alpha_c_theory_inf:.2f}")
+    if res.alpha_c_theory_inf is not None:
+        ax.axvline(res.alpha_c_theory_inf, color="k", ls="-.", label=f"V=inf {res.alpha_c_theory_inf:.2f}")
     ax.set(xlabel=r"$\alpha$", ylabel="copy time fraction")
     ax.legend(fontsize=6)
     fig.suptitle(f"branch switching at V={res.V}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    from copyhead.numerics.plotting import save_figure
+
+    return save_figure(fig, path)
+
+
+def switching_theory(theory: FiniteSizeTheory, alphas) -> dict:
+    """The theory side of a switching study on ``[min(alphas) - 3, max(alphas) + 3]``: the coexistence
+    of ``F - e1/V`` and its saddle's ``m`` (the branch threshold; without a finite-V window the
+    midpoint of the ``V = inf`` jump), the one-loop and the ``V = inf`` alpha_c."""
+    t = theory.transition
+    lo, hi = min(alphas) - 3.0, max(alphas) + 3.0
+    cc = theory.coexistence(lo, hi)
+    if cc is None:
+        cc = (None, 0.5 * (t.m_below + t.m_above))
+    return {"m_threshold": cc[1], "alpha_c_theory_V": cc[0], "alpha_c_theory_inf": t.alpha_c,
+            "alpha_c_one_loop": theory.one_loop_alpha_c(lo, hi)}
 
 
 def switching_study(model: Model, alphas, iters: int, warmup: int, seed: int, chains: int = 4, device="cpu",
                     n_leapfrog: int = 5, progress=None):
     """Run ``chains`` chains per alpha (half from each start) and analyse the switching."""
     from .sweep import run_sweep
-    from copyhead.numerics.finite_size import _solved
 
-    V = model.require_V()
+    theory = FiniteSizeTheory(model)
     reps = max(1, chains // 2)
     rows = []
     for rep in range(reps):
         rows += run_sweep(model, alphas, iters=iters, warmup=warmup, seed=seed + 1000 * rep, device=device,
                           n_leapfrog=n_leapfrog, progress=progress)
-    rm = realised_model(model, float(np.median(alphas)))
-    t = _solved(rm.replace(alpha=None)).transition
-    cc = corrected_coexistence(rm, V, min(alphas) - 3.0, max(alphas) + 3.0)
-    if cc is None:
-        cc = (None, 0.5 * (t.m_below + t.m_above))
-    res = analyse_switching(rows, model, cc[1], cc[0], t.alpha_c)
-    res.alpha_c_one_loop = one_loop_alpha_c(rm, V, min(alphas) - 3.0, max(alphas) + 3.0)
+    th = switching_theory(theory, alphas)
+    res = analyse_switching(rows, th.pop("m_threshold"))
+    for k, v in th.items():
+        setattr(res, k, v)
     return res, rows
-
-

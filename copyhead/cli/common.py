@@ -50,16 +50,24 @@ _HELP = {
 }
 
 
-def add_model_args(p, attentions=ATTENTIONS, attention_default="softmax", objective=True):
-    """``--attention --prior [--objective] --T --nu --sigma2 --kappa`` with ``Model``'s defaults."""
-    p.add_argument("--attention", choices=attentions, default=attention_default, help="attention nonlinearity")
-    p.add_argument("--prior", choices=PRIORS, default=MODEL_DEFAULTS["prior"], help=_HELP["prior"])
+def add_model_args(p, attentions=ATTENTIONS, attention_default="softmax", objective=True, explicit=False):
+    """``--attention --prior [--objective] --T --nu --sigma2 --kappa`` with ``Model``'s defaults.
+
+    ``explicit=True`` registers them with the value ``None`` (the help still shows ``Model``'s
+    default, which :func:`model_from_args` fills in), so that a command can tell which options
+    were given (``verify --load`` rejects model options that differ from the saved sweep)."""
+    def dflt(name, value):
+        return {"default": None, "help": f"{_HELP.get(name, name)} (default: {value})"} if explicit else \
+            {"default": value, "help": _HELP.get(name, name)}
+
+    p.add_argument("--attention", choices=attentions, **dict(dflt("attention", attention_default),
+                                                             help=f"attention nonlinearity (default: {attention_default})"))
+    p.add_argument("--prior", choices=PRIORS, **dflt("prior", MODEL_DEFAULTS["prior"]))
     if objective:
-        p.add_argument("--objective", choices=OBJECTIVES, default=MODEL_DEFAULTS["objective"],
-                       help=_HELP["objective"])
-    p.add_argument("--T", type=int, default=MODEL_DEFAULTS["T"], help=_HELP["T"])
+        p.add_argument("--objective", choices=OBJECTIVES, **dflt("objective", MODEL_DEFAULTS["objective"]))
+    p.add_argument("--T", type=int, **dflt("T", MODEL_DEFAULTS["T"]))
     for name in ("nu", "sigma2", "kappa"):
-        p.add_argument(f"--{name}", type=float, default=MODEL_DEFAULTS[name], help=_HELP[name])
+        p.add_argument(f"--{name}", type=float, **dflt(name, MODEL_DEFAULTS[name]))
 
 
 def add_run_args(p, outdir="copyhead-output", seed="seed of data and chains", threads=True, json="print the result as JSON"):
@@ -76,11 +84,17 @@ def add_run_args(p, outdir="copyhead-output", seed="seed of data and chains", th
 
 
 def model_from_args(args, **overrides) -> Model:
-    """A validated :class:`Model` from parsed options (``overrides`` win over ``args``)."""
+    """A validated :class:`Model` from parsed options (``overrides`` win over ``args``; options
+    left at ``None`` take ``Model``'s defaults)."""
     fields = {f.name for f in dataclasses.fields(Model)}
     kw = {k: getattr(args, k) for k in fields if getattr(args, k, None) is not None}
     kw.update(overrides)
     return Model(**kw)
+
+
+def given(args, names) -> dict:
+    """The options among ``names`` that were given (not ``None``): ``{name: value}``."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
 def floats(name: str, text: str, positive: bool = True) -> list:

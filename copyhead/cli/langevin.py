@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .common import add_model_args, add_run_args, at_least, floats, model_from_args, outdir, set_threads
+from .common import ProgressBar, add_model_args, add_run_args, at_least, floats, model_from_args, outdir, set_threads
 
 NAME = "langevin"
 HELP = "temperature-1 dynamics on all weights (Q, K, W) vs the posterior theory"
@@ -27,39 +27,55 @@ def add_arguments(p):
     p.add_argument("--method", choices=("hmc", "mala", "ula"), default="hmc", help="sampler")
 
 
-def run(args) -> int:
+def _check(args):
+    """Validate every option before any computation; returns ``(model, alphas)``."""
     set_threads(args.threads)
     model = model_from_args(args, objective="posterior", V=args.V)
     alphas = floats("alphas", args.alphas) if args.alphas else None
     at_least("chains", args.chains, 1)
     at_least("iters", args.iters, 10)
-    folder = outdir(args.outdir)
-    from copyhead.io import write_json
-    from copyhead.numerics.finite_size import default_alphas, theory_for_run
+    return model, alphas
+
+
+def _sample_one(model, theory, a, init, args) -> dict:
+    """One all-weights run at nominal ``alpha = a`` from ``init`` and its posterior theory point."""
     from copyhead.verification.langevin import sample_langevin
 
-    alphas = alphas or default_alphas(model)
+    bar = ProgressBar(f"{args.method} {model.attention} alpha={a:g} init={init}", quiet=args.json)
+    res = sample_langevin(model.replace(alpha=a), n_iter=args.iters, seed=args.seed, method=args.method,
+                          chains=args.chains, init=init, progress=bar)
+    mean, err, ess = res.stat("abs_m" if model.attention == "linear" else "m")
+    tp = theory.run_point(a, mean)
+    return {"alpha": a, "alpha_effective": tp.alpha, "init": init, "method": args.method, "m_mean": mean,
+            "m_err": err, "ess": ess, "accept": float(np.mean(res.accept_rate)), "theory_branch": tp.branch,
+            "theory_m": tp.m, "theory_m_corrected": tp.m_corrected, "deviation": mean - tp.m_corrected,
+            "wall_time": res.wall_time}
+
+
+def run(args) -> int:
+    model, alphas = _check(args)
+    folder = outdir(args.outdir)
+    from copyhead.io import provenance, write_json
+    from copyhead.numerics.finite_size import FiniteSizeTheory
+
+    theory = FiniteSizeTheory(model)
+    alphas = alphas or theory.default_alphas()
     rows = []
     t0 = time.perf_counter()
     for a in alphas:
-        ma = model.replace(alpha=a)
         for init in ("prior", "copy"):
-            res = sample_langevin(ma, n_iter=args.iters, seed=args.seed, method=args.method, chains=args.chains,
-                                  init=init)
-            mean, err, ess = res.stat("abs_m" if model.attention == "linear" else "m")
-            tp = theory_for_run(model, ma.alpha_effective, mean)
-            ref = tp.m_corrected if tp.m_corrected is not None else tp.m
-            rows.append({"alpha": a, "alpha_effective": ma.alpha_effective, "init": init, "method": args.method,
-                         "m_mean": mean, "m_err": err, "ess": ess, "accept": float(np.mean(res.accept_rate)),
-                         "theory_branch": tp.branch, "theory_m": tp.m, "theory_m_corrected": tp.m_corrected,
-                         "deviation": mean - ref, "wall_time": res.wall_time})
+            r = _sample_one(model, theory, a, init, args)
+            rows.append(r)
             if not args.json:
-                r = rows[-1]
-                print(f"alpha {a:7.3f} {init:>5s}: <m> {mean:.4f} +- {err:.4f} (ESS {ess:.0f}, acc {r['accept']:.2f}) "
-                      f"{tp.branch} theory {tp.m:.4f} / e1/V {ref:.4f}: dev {r['deviation']:+.4f}", flush=True)
+                mi = "-" if r["theory_m"] is None else f"{r['theory_m']:.4f}"
+                print(f"alpha {a:7.3f} {init:>5s}: <m> {r['m_mean']:.4f} +- {r['m_err']:.4f} (ESS {r['ess']:.0f}, "
+                      f"acc {r['accept']:.2f}) {r['theory_branch']} theory {mi} / e1/V {r['theory_m_corrected']:.4f}: "
+                      f"dev {r['deviation']:+.4f}", flush=True)
+    wall = time.perf_counter() - t0
     p = write_json({"model": model.to_dict(), "iters": args.iters, "chains": args.chains, "method": args.method,
-                    "seed": args.seed, "rows": rows, "wall_time_s": time.perf_counter() - t0},
-                   folder / f"langevin_{model.attention}_V{model.V}_seed{args.seed}.json")
+                    "seed": args.seed, "rows": rows, "wall_time_s": wall},
+                   folder / f"langevin_{model.attention}_V{model.V}_seed{args.seed}.json",
+                   provenance=provenance(seeds={"seed": args.seed}, wall_s=wall))
     if args.json:
         print(json.dumps(rows, default=float))
     else:

@@ -35,14 +35,16 @@ def _print_table(rows, args, wall):
     for s in rows:
         mc = s["theory_m_corrected"]
         js = s.get("jump_step")
+        mi = s["theory_m"]
         print(f"{s['alpha']:7.3f} {s['init']:>6s} {s['m_final']:8.4f} {s['grad_norm']:8.1e} {s['theory_branch']:>10s} "
-              f"{s['theory_m']:9.4f} {(f'{mc:9.4f}' if mc is not None else '     lost')} {s['deviation']:+8.4f} "
+              f"{(f'{mi:9.4f}' if mi is not None else '        -')} {mc:9.4f} {s['deviation']:+8.4f} "
               f"{(str(js) if js is not None else '-'):>9s} "
               f"{(s['sharpness'] if s['sharpness'] is not None else float('nan')):6.2f}")
     print(f"lr {args.lr} (cosine decay), {args.steps} steps, init scale {args.init_scale}; wall time {wall:.1f} s")
 
 
-def run(args) -> int:
+def _check(args):
+    """Validate every option before any computation; returns ``(model, alphas, inits)``."""
     from copyhead.theory.model import ParameterError
 
     set_threads(args.threads)
@@ -54,37 +56,51 @@ def run(args) -> int:
     at_least("steps", args.steps, 10)
     if not args.lr > 0:
         raise ParameterError("lr", args.lr, "must be > 0")
-    folder = outdir(args.outdir)
-    from copyhead.io import write_json
-    from copyhead.numerics.finite_size import default_alphas, theory_for_run
-    from copyhead.verification.plots_training import plot_training
+    if not args.init_scale > 0:
+        raise ParameterError("init_scale", args.init_scale, "must be > 0")
+    return model, alphas, inits
+
+
+def _train_one(model, theory, a, init, args):
+    """One Adam run at nominal ``alpha = a`` and its MAP theory point."""
     from copyhead.verification.training import train_adam
 
-    alphas = alphas or default_alphas(model, "map")
+    bar = ProgressBar(f"Adam {model.attention} alpha={a:g} init={init}", quiet=args.json)
+    res = train_adam(model.replace(alpha=a), steps=args.steps, lr=args.lr, seed=args.seed, init=init,
+                     init_scale=args.init_scale, record_every=max(1, args.steps // 400),
+                     progress=(lambda st, m, r, l, _b=bar: _b(st, args.steps)) if not args.json else None)
+    m_cmp = abs(res.m) if model.attention == "linear" else res.m
+    tp = theory.run_point(a, m_cmp)
+    s = res.summary()
+    s.update({"alpha_effective": tp.alpha, "m_final": m_cmp, "theory_branch": tp.branch, "theory_m": tp.m,
+              "theory_m_corrected": tp.m_corrected, "deviation": m_cmp - tp.m_corrected})
+    return res, s
+
+
+def run(args) -> int:
+    model, alphas, inits = _check(args)
+    folder = outdir(args.outdir)
+    from copyhead.io import provenance, write_json
+    from copyhead.numerics.finite_size import FiniteSizeTheory
+    from copyhead.verification.plots_training import plot_training
+
+    theory = FiniteSizeTheory(model)
+    alphas = alphas or theory.default_alphas()
     rows, figs = [], []
     t0 = time.perf_counter()
     for a in alphas:
-        ma = model.replace(alpha=a)
         results = []
         for init in inits:
-            bar = ProgressBar(f"Adam {model.attention} alpha={a:g} init={init}", quiet=args.json)
-            res = train_adam(ma, steps=args.steps, lr=args.lr, seed=args.seed, init=init, init_scale=args.init_scale,
-                             record_every=max(1, args.steps // 400),
-                             progress=(lambda st, m, r, l, _b=bar: _b(st, args.steps)) if not args.json else None)
+            res, s = _train_one(model, theory, a, init, args)
             results.append(res)
-            m_cmp = abs(res.m) if model.attention == "linear" else res.m
-            tp = theory_for_run(model, ma.alpha_effective, m_cmp)
-            s = res.summary()
-            s.update({"alpha_effective": ma.alpha_effective, "m_final": m_cmp, "theory_branch": tp.branch,
-                      "theory_m": tp.m, "theory_m_corrected": tp.m_corrected,
-                      "deviation": m_cmp - (tp.m_corrected if tp.m_corrected is not None else tp.m)})
             rows.append(s)
         figs.append(plot_training(results, folder / f"train_{model.attention}_V{model.V}_alpha{a:g}.png",
                                   title=f"Adam (MAP), {model.attention}, V={model.V}, alpha={a:g}"))
     wall = time.perf_counter() - t0
     jpath = write_json({"model": model.to_dict(), "steps": args.steps, "lr": args.lr, "seed": args.seed,
                         "init_scale": args.init_scale, "rows": rows, "wall_time_s": wall},
-                       folder / f"train_{model.attention}_V{model.V}_seed{args.seed}.json")
+                       folder / f"train_{model.attention}_V{model.V}_seed{args.seed}.json",
+                       provenance=provenance(seeds={"seed": args.seed}, wall_s=wall))
     if args.json:
         print(json.dumps(rows, default=float))
         return 0

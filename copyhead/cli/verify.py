@@ -4,91 +4,158 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
-
-from .common import (ProgressBar, add_model_args, add_run_args, at_least, device, floats, model_from_args, outdir,
-                     set_threads)
+from .common import (ProgressBar, add_model_args, add_run_args, at_least, device, floats, given, model_from_args,
+                     outdir, set_threads)
 
 NAME = "verify"
 HELP = "HMC over (Q, K) with W integrated out, two starts per alpha, vs the theory"
 
+# sampling options: None on the command line = not given (the default applies; --load rejects them)
+SAMPLING = {"alphas": None, "iters": 3000, "warmup": None, "leapfrog": 5, "copy_start": "theory",
+            "checkpoint": None, "checkpoint_every": 500, "device": "cpu", "seed": 0, "V": 16}
+MODEL_OPTIONS = ("attention", "prior", "T", "nu", "sigma2", "kappa")
+
 
 def add_arguments(p):
-    add_run_args(p, seed='master seed (data and chains)', json='print the rows as a JSON list')
-    add_model_args(p, attention_default="softmax", objective=False)
-    p.add_argument("--V", type=int, default=16, help="vocabulary size (N = round(nu V^2), P = round(alpha kappa V^2/T))")
+    add_run_args(p, seed=None, json='print the rows as a JSON list')
+    p.add_argument("--seed", type=int, default=None, help="master seed of data and chains (default: 0)")
+    add_model_args(p, attention_default="softmax", objective=False, explicit=True)
+    p.add_argument("--V", type=int, default=None,
+                   help="vocabulary size (N = round(nu V^2), P = round(alpha kappa V^2/T)) (default: 16)")
     p.add_argument("--alphas", default=None,
                    help="comma-separated alphas (default: around the theory's transition; 20..30 for the default softmax)")
-    p.add_argument("--iters", type=int, default=3000, help="post-warm-up HMC iterations")
-    p.add_argument("--warmup", type=int, default=None, help="warm-up iterations (default iters/2, >= 100)")
-    p.add_argument("--leapfrog", type=int, default=5,
-                   help="leapfrog steps per iteration (5: eps*L ~ pi/2 avoids the Q,K -> -Q,-K resonance)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--copy-start", choices=("theory", "fixed"), default="theory",
-                   help="copy-start scores at the theory's copy branch, or at s0 = log V + 3 (fixed)")
+    p.add_argument("--iters", type=int, default=None, help="post-warm-up HMC iterations (default: 3000)")
+    p.add_argument("--warmup", type=int, default=None, help="warm-up iterations (default: iters/2, >= 100)")
+    p.add_argument("--leapfrog", type=int, default=None,
+                   help="leapfrog steps per iteration (5: eps*L ~ pi/2 avoids the Q,K -> -Q,-K resonance) (default: 5)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    p.add_argument("--copy-start", choices=("theory", "fixed"), default=None,
+                   help="copy-start scores at the theory's copy branch, or at s0 = log V + 3 (fixed) (default: theory)")
     p.add_argument("--checkpoint", default=None, metavar="PREFIX",
                    help="save the sampler state to PREFIX.ckpt.pt every --checkpoint-every iterations and resume "
                         "from it if it exists (bit-identical to an uninterrupted run)")
-    p.add_argument("--checkpoint-every", type=int, default=500, help="iterations between checkpoints")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="iterations between checkpoints (default: 500)")
     p.add_argument("--load", default=None, metavar="PREFIX",
-                   help="re-analyse a saved sweep (PREFIX.json + PREFIX.npz) instead of sampling")
+                   help="re-analyse a saved sweep (PREFIX or PREFIX.json, with PREFIX.npz) instead of sampling; "
+                        "sampling and model options that differ from the saved sweep are rejected")
 
 
-def run(args) -> int:
-    from copyhead.numerics.finite_size import (_inf_transition, copy_start_scales, default_alphas,
-                                               predicted_window, realised_model)
-    from copyhead.verification.compare import (annotate_with_theory, format_verify_table, linear_lag,
-                                               plot_verify)
-    from copyhead.verification.sweep import compare_starts, load_sweep, run_sweep, save_sweep
+def _sampling_options(args) -> dict:
+    """The sampling options with their defaults filled in, validated."""
+    o = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in SAMPLING.items()}
+    at_least("V", o["V"], 2)
+    at_least("iters", o["iters"], 10)
+    at_least("leapfrog", o["leapfrog"], 1)
+    at_least("checkpoint_every", o["checkpoint_every"], 1)
+    o["alphas"] = floats("alphas", o["alphas"]) if o["alphas"] is not None else None
+    o["warmup"] = o["warmup"] if o["warmup"] is not None else max(100, o["iters"] // 2)
+    at_least("warmup", o["warmup"], 0)
+    o["device"] = device(o["device"])
+    return o
 
-    set_threads(args.threads)
-    model = model_from_args(args, objective="posterior", V=args.V)
-    at_least("iters", args.iters, 10)
-    alphas = floats("alphas", args.alphas) if args.alphas else None
-    dev = device(args.device)
-    folder = outdir(args.outdir)
-    warmup = args.warmup if args.warmup is not None else max(100, args.iters // 2)
-    t0 = time.perf_counter()
-    if args.load:
-        rows = load_sweep(args.load)
-        model = model.from_dict(rows[0]["params"]["model"])
-        alphas = sorted({r["alpha"] for r in rows})
-    else:
-        alphas = alphas or default_alphas(model)
-        bar = ProgressBar(f"HMC {model.attention} V={model.V} ({len(alphas)} alphas x 2 starts)", quiet=args.json)
-        if args.checkpoint:
-            args.resume_hint = f"rerun the same command to resume from {args.checkpoint}.ckpt.pt"
-        s0 = copy_start_scales(model, alphas) if args.copy_start == "theory" else None
-        rows = run_sweep(model, alphas, iters=args.iters, warmup=warmup, seed=args.seed, device=dev,
-                         n_leapfrog=args.leapfrog, progress=bar, checkpoint=args.checkpoint or None,
-                         checkpoint_every=args.checkpoint_every, s0=s0)
-    wall = time.perf_counter() - t0
-    annotate_with_theory(rows, model)
-    prefix = str(folder / f"verify_{model.attention}_V{model.V}_seed{args.seed}")
-    jpath, npath = save_sweep(rows, prefix)
-    win = predicted_window(model, alphas)  # a dense scan in alpha: computed once for figure and summary
-    png = plot_verify(rows, model, prefix + ".png", window=win)
-    if args.json:
-        keys = ("alpha", "alpha_effective", "start", "m_mean", "m_err", "r_mean", "r_err", "acceptance", "rhat",
-                "theory_branch", "theory_m", "theory_m_corrected", "deviation", "eps_mean", "eps_theory")
-        print(json.dumps([{k: r.get(k) for k in keys} for r in rows]))
-        return 0
+
+def _check_load_conflicts(args, rows, o: dict) -> None:
+    """``--load``: every sampling or model option given must equal the saved sweep's value."""
+    from copyhead.theory.model import ParameterError
+
+    p = rows[0]["params"]
+    saved = {"alphas": sorted({r["alpha"] for r in rows}), "iters": p.get("iters"), "warmup": p.get("warmup"),
+             "leapfrog": p.get("n_leapfrog"), "device": p.get("device"), "seed": p.get("seed"), "V": p.get("V"),
+             **{k: p["model"].get(k) for k in MODEL_OPTIONS}}
+    for name, value in given(args, list(SAMPLING) + list(MODEL_OPTIONS)).items():
+        mine = o.get(name, value)
+        if name == "alphas":
+            mine = sorted(mine)
+        if name not in saved:
+            raise ParameterError(name.replace("_", "-"), value, "has no meaning with --load (nothing is sampled)")
+        if mine != saved[name]:
+            raise ParameterError(name.replace("_", "-"), value,
+                                 f"conflicts with --load {args.load} (the saved sweep has {saved[name]!r})")
+
+
+def _load(args, o: dict):
+    from copyhead.theory.model import Model
+    from copyhead.verification.sweep import load_sweep
+
+    rows = load_sweep(args.load)
+    _check_load_conflicts(args, rows, o)
+    return Model.from_dict(rows[0]["params"]["model"]), rows
+
+
+def _sample(model, o: dict, args, theory):
+    from copyhead.verification.sweep import run_sweep
+
+    alphas = o["alphas"] or theory.default_alphas()
+    bar = ProgressBar(f"HMC {model.attention} V={model.V} ({len(alphas)} alphas x 2 starts)", quiet=args.json)
+    if o["checkpoint"]:
+        args.resume_hint = f"rerun the same command to resume from {o['checkpoint']}.ckpt.pt"
+    s0 = theory.copy_start_scales(alphas) if o["copy_start"] == "theory" else None
+    return run_sweep(model, alphas, iters=o["iters"], warmup=o["warmup"], seed=o["seed"], device=o["device"],
+                     n_leapfrog=o["leapfrog"], progress=bar, checkpoint=o["checkpoint"] or None,
+                     checkpoint_every=o["checkpoint_every"], s0=s0)
+
+
+def _window_text(theory) -> str:
+    t, win = theory.transition, theory.window
+    fmt = lambda a, b: f"[{a:.3f}, {b:.3f}]" if a is not None and b is not None else "none"  # noqa: E731
+    text = f"predicted spinodal window: V=inf {fmt(t.alpha_spinodal_low, t.alpha_spinodal_high)}"
+    if t.alpha_spinodal_low is None:
+        text += f" ({t.kind})"
+    return text + f"; with e1/V at V={theory.V} " + (fmt(*win) if win else "none")
+
+
+def _print_summary(rows, theory, wall, paths) -> None:
+    from copyhead.verification.compare import format_verify_table, linear_lag
+    from copyhead.verification.sweep import compare_starts
+
     print(format_verify_table(rows))
-    cmp = compare_starts(rows)
-    pairs = [c["alpha"] for c in cmp if c["disagree"]]
+    pairs = [c["alpha"] for c in compare_starts(rows) if c["disagree"]]
     print(f"start-dependent alphas (|dm| > 4 sigma or R-hat between starts > 1.1): {pairs or 'none'}")
-    if model.attention == "linear":
-        lag = linear_lag(rows, model)
+    if theory.model.attention == "linear":
+        lag = linear_lag(rows, theory)
         if lag is not None:
             print(f"onset lag at <|m|> = {lag['m_star']}: MC reaches it at alpha = {lag['alpha_mc']:.3f}, theory at "
                   f"{lag['alpha_theory_inf']:.3f} (V = inf) / {lag['alpha_theory_V']:.3f} (e1/V): lag "
                   f"{lag['lag_inf']:+.3f} / {lag['lag_V']:+.3f}")
-    if model.attention == "softmax":
-        t = _inf_transition(realised_model(model, float(np.median(alphas))))
-        print(f"predicted spinodal window: V=inf [{t.alpha_spinodal_low:.3f}, {t.alpha_spinodal_high:.3f}]"
-              + (f"; with e1/V at V={model.V} [{win[0]:.3f}, {win[1]:.3f}]" if win and win[1] else ""))
-        if win and win[1]:
+    else:
+        print(_window_text(theory))
+        win = theory.window
+        if win and win[1] is not None:
             outside = [a for a in pairs if not (win[0] <= a <= win[1])]
             print(f"start-dependent alphas outside the finite-V window: {outside or 'none'}")
-    print(f"wall time {wall:.1f} s; wrote {jpath}, {npath}, {png}")
+    print(f"wall time {wall:.1f} s; wrote " + ", ".join(str(p) for p in paths))
+
+
+JSON_KEYS = ("alpha", "alpha_effective", "start", "m_mean", "m_err", "r_mean", "r_err", "acceptance", "rhat",
+             "theory_branch", "theory_m", "theory_m_corrected", "deviation", "eps_mean", "eps_theory")
+
+
+def run(args) -> int:
+    from copyhead.io import provenance
+    from copyhead.numerics.finite_size import FiniteSizeTheory
+    from copyhead.verification.compare import annotate_with_theory, plot_verify
+    from copyhead.verification.sweep import save_sweep
+
+    set_threads(args.threads)
+    o = _sampling_options(args)
+    model = model_from_args(args, objective="posterior", V=o["V"])
+    folder = outdir(args.outdir)
+    t0 = time.perf_counter()
+    if args.load:
+        model, rows = _load(args, o)
+        seed = rows[0]["params"]["seed"]
+        theory = FiniteSizeTheory(model)
+    else:
+        theory, seed = FiniteSizeTheory(model), o["seed"]
+        rows = _sample(model, o, args, theory)
+    wall = time.perf_counter() - t0
+    annotate_with_theory(rows, theory)
+    prefix = str(folder / f"verify_{model.attention}_V{model.V}_seed{seed}")
+    prov = provenance(seeds={"seed": seed, "data_seeds": rows[0]["params"]["data_seeds"],
+                             "torch_seed": rows[0]["params"]["torch_seed"]}, wall_s=wall, loaded_from=args.load)
+    paths = list(save_sweep(rows, prefix, provenance=prov)) + [plot_verify(rows, theory, prefix + ".png")]
+    if args.json:
+        print(json.dumps([{k: r.get(k) for k in JSON_KEYS} for r in rows]))
+        return 0
+    _print_summary(rows, theory, wall, paths)
     return 0

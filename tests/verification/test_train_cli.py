@@ -9,26 +9,26 @@ import copyhead
 from copyhead.numerics.kernels import Kernel
 from copyhead.theory.finite_size import e1_linear
 from copyhead.theory.model import Model
-from copyhead.numerics.finite_size import linear_family_free_energy, realised_model, theory_point
+from copyhead.numerics.finite_size import FiniteSizeTheory
 
 
 def test_linear_family_reduces_to_kernel_and_has_a0_minimum_at_V_inf():
     for obj in ("posterior", "map"):
         model = Model(attention="linear", objective=obj)
+        fs = FiniteSizeTheory(model.replace(V=16))  # nu V^2 = 128: the realised nu is the model's
         k = Kernel(model)
         for m in (0.3, 0.9):
-            assert linear_family_free_energy(m, 0.0, model, 10.0, None) == pytest.approx(k.F(m * m, 10.0), rel=1e-12)
+            assert fs.linear_family(m, 0.0, 10.0, corrected=False) == pytest.approx(k.F(m * m, 10.0), rel=1e-12)
             e1v = float(e1_linear(m, 8, 10.0, 0.1, 1.0, obj))
-            assert linear_family_free_energy(m, 0.0, model, 10.0, 16) == pytest.approx(k.F(m * m, 10.0) - e1v / 16, rel=1e-12)
-        out = minimize(lambda p: linear_family_free_energy(p[0], p[1], model, 12.0, None), [0.7, 0.2],
+            assert fs.linear_family(m, 0.0, 10.0) == pytest.approx(k.F(m * m, 10.0) - e1v / 16, rel=1e-12)
+        out = minimize(lambda p: fs.linear_family(p[0], p[1], 12.0, corrected=False), [0.7, 0.2],
                        method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14})
         assert abs(out.x[1]) < 1e-6  # S = m J at V = inf (THEORY.md sec. 4)
 
 
 def test_finite_V_linear_theory_has_a_uniform_component():
-    rm = realised_model(Model(V=16, attention="linear", objective="map"), 13.0)
-    tp = theory_point(rm, rm.alpha, 0.8, V=16)
-    assert tp.m_corrected < tp.m - 0.01  # the row-sum terms of e1 pull m down at V = 16
+    tp = FiniteSizeTheory(Model(V=16, attention="linear", objective="map")).run_point(13.0, 0.8)
+    assert tp.branch == "ordered" and tp.m_corrected < tp.m - 0.01  # the row-sum terms of e1 pull m down at V = 16
 
 
 def test_train_command_lands_on_the_map_branch(tmp_path, capsys):
