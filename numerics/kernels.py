@@ -95,7 +95,3 @@ class Kernel:
         if not 0.0 < m < 1.0:
             raise ValueError("softmax copy weight must lie in (0, 1)")
         return math.log(m * (T - 1) / (1.0 - m))
-
-
-def kernel(model: Model) -> Kernel:
-    return Kernel(model)

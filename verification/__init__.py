@@ -2,7 +2,7 @@
 
 Public API::
 
-    from copyhead.verification import run_sweep, train_adam, sample_langevin
+    from copyhead.verification import run_sweep, train_adam, sample_langevin, hmc_sample, Counts
 
 (imported lazily: ``import copyhead.verification`` does not import torch until one is used).
 """
@@ -13,7 +13,8 @@ import importlib
 _API = {
     "run_sweep": ".sweep", "load_sweep": ".sweep", "save_sweep": ".sweep", "compare_starts": ".sweep",
     "hmc_sample": ".hmc", "train_adam": ".training", "sample_langevin": ".langevin",
-    "PosteriorTarget": ".evidence_torch", "switching_study": ".switching",
+    "PosteriorTarget": ".evidence_torch", "Counts": ".evidence_torch", "switching_study": ".switching",
+    "ChainState": ".hmc", "hmc_step": ".hmc", "run_chains": ".hmc",
 }
 __all__ = sorted(_API)
 

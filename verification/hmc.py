@@ -589,7 +589,9 @@ def hmc_sample(log_prob: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tenso
     run = _hmc_run(log_prob, x, n_iter, n_warmup, s, observe, names, inv_mass, seed)
     recorder = Recorder(run.total, B, len(names), x.dtype, x.device)
     if state is None:
+        t0 = time.perf_counter()
         st = _fresh_state(run, x, s, generator)
+        st.wall_time = time.perf_counter() - t0  # the initial evaluation and step-size search count
     else:
         _check_state(state, run.config)
         st = ChainState.from_dict(state, x, DualAveraging.keys)

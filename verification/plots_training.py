@@ -33,7 +33,6 @@ def plot_training(
     """
     results = list(results)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     keys = []
     for res in results:
         k = (res.model.attention, res.model.alpha)
@@ -70,7 +69,6 @@ def plot_training(
     ax_m.legend(fontsize=7, loc="best")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    from copyhead.numerics.plotting import save_figure
+
+    return save_figure(fig, path)

@@ -270,32 +270,47 @@ def train_adam(
         Called at every record.
     lr_final, schedule : learning rate at the last step (default ``lr / 100``) and the decay
         shape ``"cosine" | "exp" | "constant"``.
+
+    Torch's thread count is the caller's (``copyhead train --threads``).
     """
-    V = model.require_V()
+    steps, lr_final, data_seed = _check_training(model, steps, lr, lr_final, schedule, seed, data_seed)
+    data = data_for(model, data, data_seed)
+    if data.n_groups != 1 or data.T != model.T or data.V != model.V:
+        raise ParameterError("data", tuple(data.G.shape), f"must be one data set with T={model.T} and V={model.V}")
+    gen = torch.Generator().manual_seed(int(seed) + 7919)
+    params = init_params(model, data, init, gen, init_scale, s0, copy_noise, copy_readout)
+    t0 = time.perf_counter()
+    rec = _adam(params, data, model, steps, lambda k: _lr_at(min(k, steps - 1), steps, lr, lr_final, schedule),
+                lr, betas, record_every, progress)
+    wall = time.perf_counter() - t0
+    return _train_result(model, init, {k: v.detach() for k, v in params.items()}, data, rec, wall,
+                         dict(lr=float(lr), lr_final=lr_final, schedule=schedule, steps=steps, seed=int(seed),
+                              data_seed=int(data_seed), init_scale=float(init_scale)))
+
+
+def _check_training(model: Model, steps, lr, lr_final, schedule, seed, data_seed):
+    """Validated ``(steps, lr_final, data_seed)``."""
+    model.require_V()
     model.require_alpha()
     if schedule not in SCHEDULES:
         raise ParameterError("schedule", schedule, f"must be one of {', '.join(SCHEDULES)}")
-    steps = int(steps)
-    if steps < 1:
+    if int(steps) < 1:
         raise ParameterError("steps", steps, "must be >= 1")
     if not lr > 0:
         raise ParameterError("lr", lr, "must be > 0")
-    lr_final = lr / 100.0 if lr_final is None else float(lr_final)
-    data_seed = seed if data_seed is None else data_seed
-    data = data_for(model, data, data_seed)
-    if data.n_groups != 1 or data.T != model.T or data.V != V:
-        raise ParameterError("data", tuple(data.G.shape), f"must be one data set with T={model.T} and V={V}")
+    return int(steps), (lr / 100.0 if lr_final is None else float(lr_final)), (seed if data_seed is None else data_seed)
 
-    gen = torch.Generator().manual_seed(int(seed) + 7919)
-    params = init_params(model, data, init, gen, init_scale, s0, copy_noise, copy_readout)
+
+def _adam(params: dict, data: Counts, model: Model, steps: int, lr_at, lr: float, betas, record_every: int,
+          progress) -> dict:
+    """Full-batch Adam on the MAP loss, in place on ``params``; records ``m, r, U, |grad U|, lr``
+    every ``record_every`` steps and at the last one."""
     for v in params.values():
         v.requires_grad_(True)
     opt = torch.optim.Adam(list(params.values()), lr=lr, betas=betas)
-
     rec = {"step": [], "m": [], "r": [], "loss": [], "grad": [], "lr": []}
-    t0 = time.perf_counter()
     for k in range(steps + 1):
-        cur_lr = _lr_at(min(k, steps - 1), steps, lr, lr_final, schedule)
+        cur_lr = lr_at(k)
         opt.zero_grad(set_to_none=True)
         U = map_loss(params, data, model).sum()
         U.backward()
@@ -303,12 +318,9 @@ def train_adam(
             with torch.no_grad():
                 gn = math.sqrt(sum(float((v.grad * v.grad).sum()) for v in params.values()))
                 m, r = order_parameters(params, model)
-            rec["step"].append(k)
-            rec["m"].append(float(m[0]))
-            rec["r"].append(float(r[0]))
-            rec["loss"].append(U.item())
-            rec["grad"].append(gn)
-            rec["lr"].append(cur_lr)
+            for key, val in (("step", k), ("m", float(m[0])), ("r", float(r[0])), ("loss", U.item()), ("grad", gn),
+                             ("lr", cur_lr)):
+                rec[key].append(val)
             if progress is not None:
                 progress(k, float(m[0]), float(r[0]), U.item())
         if k == steps:
@@ -316,40 +328,21 @@ def train_adam(
         for gr in opt.param_groups:
             gr["lr"] = cur_lr
         opt.step()
-    wall = time.perf_counter() - t0
+    return rec
 
-    final = {k: v.detach() for k, v in params.items()}
+
+def _train_result(model: Model, init: str, final: dict, data: Counts, rec: dict, wall: float, settings: dict):
+    """The :class:`TrainResult` of the final parameters (gradient norms, loss, reduced F_MAP)."""
     gn, gs, gw = grad_norms(final, data, model)
     with torch.no_grad():
         S = params_scores(final)[0].numpy().copy()
         loss = float(map_loss(final, data, model)[0])
     m_fin, r_fin = order_parameters(final, model)
     return TrainResult(
-        model=model,
-        init=init,
-        m=float(m_fin[0]),
-        r=float(r_fin[0]),
-        loss=loss,
-        loss_per_V2=loss / V**2,
-        f_map=f_map_reduced(S, model),
-        grad_norm=gn,
-        grad_norm_scores=gs,
-        grad_norm_W=gw,
-        trace_step=np.asarray(rec["step"]),
-        m_trace=np.asarray(rec["m"]),
-        r_trace=np.asarray(rec["r"]),
-        loss_trace=np.asarray(rec["loss"]),
-        grad_trace=np.asarray(rec["grad"]),
-        lr_trace=np.asarray(rec["lr"]),
-        wall_time=wall,
-        lr=float(lr),
-        lr_final=lr_final,
-        schedule=schedule,
-        steps=steps,
-        seed=int(seed),
-        data_seed=int(data_seed),
-        init_scale=float(init_scale),
-        S=S,
-        W=final["W"][0].numpy().copy(),
+        model=model, init=init, m=float(m_fin[0]), r=float(r_fin[0]), loss=loss, loss_per_V2=loss / model.V**2,
+        f_map=f_map_reduced(S, model), grad_norm=gn, grad_norm_scores=gs, grad_norm_W=gw,
+        trace_step=np.asarray(rec["step"]), m_trace=np.asarray(rec["m"]), r_trace=np.asarray(rec["r"]),
+        loss_trace=np.asarray(rec["loss"]), grad_trace=np.asarray(rec["grad"]), lr_trace=np.asarray(rec["lr"]),
+        wall_time=wall, **settings, S=S, W=final["W"][0].numpy().copy(),
         params={k: v[0].numpy().copy() for k, v in final.items()},
     )

@@ -144,6 +144,13 @@ def outdir(path) -> Path:
     return prepare_outdir(path)
 
 
+def write_result(path, doc: dict, seeds, wall_s: float) -> Path:
+    """Write a command's JSON result ``doc`` (plus its wall time) with provenance (seeds, wall time)."""
+    from copyhead.io import provenance, write_json
+
+    return write_json({**doc, "wall_time_s": wall_s}, path, provenance=provenance(seeds=seeds, wall_s=wall_s))
+
+
 class ProgressBar:
     """A progress bar on stderr (tqdm) with rate and ETA, callable as ``bar(done, total, info)``.
 

@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from .common import ProgressBar, add_model_args, add_run_args, at_least, floats, model_from_args, outdir, set_threads
+from .common import (ProgressBar, add_model_args, add_run_args, at_least, floats, model_from_args, outdir,
+                     set_threads, write_result)
 
 NAME = "langevin"
 HELP = "temperature-1 dynamics on all weights (Q, K, W) vs the posterior theory"
@@ -55,7 +56,6 @@ def _sample_one(model, theory, a, init, args) -> dict:
 def run(args) -> int:
     model, alphas = _check(args)
     folder = outdir(args.outdir)
-    from copyhead.io import provenance, write_json
     from copyhead.numerics.finite_size import FiniteSizeTheory
 
     theory = FiniteSizeTheory(model)
@@ -72,10 +72,9 @@ def run(args) -> int:
                       f"acc {r['accept']:.2f}) {r['theory_branch']} theory {mi} / e1/V {r['theory_m_corrected']:.4f}: "
                       f"dev {r['deviation']:+.4f}", flush=True)
     wall = time.perf_counter() - t0
-    p = write_json({"model": model.to_dict(), "iters": args.iters, "chains": args.chains, "method": args.method,
-                    "seed": args.seed, "rows": rows, "wall_time_s": wall},
-                   folder / f"langevin_{model.attention}_V{model.V}_seed{args.seed}.json",
-                   provenance=provenance(seeds={"seed": args.seed}, wall_s=wall))
+    p = write_result(folder / f"langevin_{model.attention}_V{model.V}_seed{args.seed}.json",
+                     {"model": model.to_dict(), "iters": args.iters, "chains": args.chains, "method": args.method,
+                      "seed": args.seed, "rows": rows}, {"seed": args.seed}, wall)
     if args.json:
         print(json.dumps(rows, default=float))
     else:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import time
 
-from .common import ProgressBar, add_model_args, add_run_args, at_least, floats, model_from_args, outdir, set_threads
+from .common import (ProgressBar, add_model_args, add_run_args, at_least, floats, model_from_args, outdir,
+                     set_threads, write_result)
 
 NAME = "train"
 HELP = "Adam (MAP) training of the finite network from prior and copy inits vs the MAP theory"
@@ -80,7 +81,6 @@ def _train_one(model, theory, a, init, args):
 def run(args) -> int:
     model, alphas, inits = _check(args)
     folder = outdir(args.outdir)
-    from copyhead.io import provenance, write_json
     from copyhead.numerics.finite_size import FiniteSizeTheory
     from copyhead.verification.plots_training import plot_training
 
@@ -97,10 +97,9 @@ def run(args) -> int:
         figs.append(plot_training(results, folder / f"train_{model.attention}_V{model.V}_alpha{a:g}.png",
                                   title=f"Adam (MAP), {model.attention}, V={model.V}, alpha={a:g}"))
     wall = time.perf_counter() - t0
-    jpath = write_json({"model": model.to_dict(), "steps": args.steps, "lr": args.lr, "seed": args.seed,
-                        "init_scale": args.init_scale, "rows": rows, "wall_time_s": wall},
-                       folder / f"train_{model.attention}_V{model.V}_seed{args.seed}.json",
-                       provenance=provenance(seeds={"seed": args.seed}, wall_s=wall))
+    jpath = write_result(folder / f"train_{model.attention}_V{model.V}_seed{args.seed}.json",
+                         {"model": model.to_dict(), "steps": args.steps, "lr": args.lr, "seed": args.seed,
+                          "init_scale": args.init_scale, "rows": rows}, {"seed": args.seed}, wall)
     if args.json:
         print(json.dumps(rows, default=float))
         return 0

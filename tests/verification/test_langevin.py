@@ -128,3 +128,17 @@ def test_joint_mala_matches_marginal_linear_gaussian():
         b, eb, _ = res.stat(name)
         assert abs(a - b) < 4 * math.hypot(ea, eb), (name, a, ea, b, eb)
     assert res.stat("m2")[0] > 0.3
+
+
+def test_samplers_and_training_keep_the_callers_thread_count():
+    """`copyhead langevin/train --threads N` sets torch's threads; the library must not reset them."""
+    from copyhead.verification.training import train_adam
+
+    model = Model(T=3, V=4, alpha=2.0)
+    torch.set_num_threads(2)
+    try:
+        sample_langevin(model, 4, chains=1)
+        train_adam(model, steps=2, lr=0.01, seed=0)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
