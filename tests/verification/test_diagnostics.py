@@ -102,3 +102,19 @@ def test_iid_and_edge_cases():
         dg.ess(np.array([1.0, np.nan, 2.0, 3.0, 4.0]))
     with pytest.raises(ParameterError):
         dg.ess(np.ones((2, 2, 10)))
+
+
+def test_split_rhat_is_the_bda3_formula_for_one_and_several_chains():
+    """ArviZ's split R-hat (several chains) and our halves convention (one chain) against the
+    BDA3 §11.4 formula written out: halves of ``h`` draws, ``sqrt(((h-1)/h W + B/h) / W)``."""
+    rng = np.random.default_rng(11)
+
+    def bda3(a):
+        h = a.shape[1] // 2
+        halves = np.concatenate((a[:, :h], a[:, a.shape[1] - h:]))
+        W = halves.var(axis=1, ddof=1).mean()
+        return math.sqrt(((h - 1) / h * W + halves.mean(axis=1).var(ddof=1)) / W)
+
+    for shape in ((1, 101), (3, 200)):
+        x = ar1(0.7, shape[1], rng, chains=shape[0]) + np.arange(shape[0])[:, None] * 0.3
+        assert dg.split_rhat(x) == pytest.approx(bda3(x), rel=1e-12)

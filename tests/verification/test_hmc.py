@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from agreement import check_agreement
 
 from copyhead.theory.evidence import data_counts, log_evidence, sample_tokens
 from copyhead.theory.model import Model, ParameterError
@@ -125,11 +126,10 @@ def _hmc_chains(model, G, B, iters, warmup, seed, n_leapfrog=5):
     return res.samples("m").T, res.samples("r").T, res  # (chains, draws)
 
 
-def _agree(chains, exact, exact_se=0.0, k=4.0):
-    est = chains.mean()
-    se = dg.mcse_mean(chains)
+def _agree(chains, exact, exact_se=0.0):
+    """Chains converged (split R-hat < 1.05) and within 4 combined standard errors of ``exact``."""
     assert dg.split_rhat(chains) < 1.05
-    assert abs(est - exact) < k * math.hypot(se, exact_se), (est, se, exact, exact_se)
+    check_agreement(exact, chains.mean(), stderr=math.hypot(dg.mcse_mean(chains), exact_se), what="HMC mean")
 
 
 def test_hmc_linear_gaussian_prior_vs_quadrature():
