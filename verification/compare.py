@@ -13,8 +13,9 @@ from . import diagnostics
 def _abs_m_statistics(r: dict) -> None:
     """Linear attention: the posterior is symmetric under ``S -> -S``, so ``<m>`` is replaced by
     ``<|m|>`` (its MCSE from the ESS); the signed mean is kept as ``m_signed_mean``."""
-    tr = np.abs(r["traces"]["m"][-r["n_samples"]:])
-    r["m_signed_mean"] = r["m_mean"]
+    signed = np.asarray(r["traces"]["m"][-r["n_samples"]:])
+    tr = np.abs(signed)
+    r["m_signed_mean"] = float(signed.mean())  # from the traces: re-annotating a loaded sweep keeps it
     try:
         r["m_mean"], r["m_err"] = float(tr.mean()), diagnostics.mcse_mean(tr)
     except ParameterError:

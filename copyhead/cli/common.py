@@ -10,7 +10,6 @@ import argparse
 import dataclasses
 import math
 import sys
-import time
 from pathlib import Path
 
 from copyhead.theory.model import ATTENTIONS, OBJECTIVES, PRIORS, Model, ParameterError
@@ -182,16 +181,3 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-
-class Timer:
-    """``with Timer() as t: ...; t.seconds``."""
-
-    def __enter__(self):
-        self.t0 = time.perf_counter()
-        self.seconds = 0.0
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.t0
-        return False
