@@ -165,7 +165,8 @@ def find_alpha_range(k: Kernel, lo: float = 1e-3, hi: float | None = None, per_d
 
     The scan runs from ``lo`` to ``hi`` (default :func:`scan_top`, extended by factors of 100 while
     its top still has several minima, at most twice) with ``per_decade`` points per decade. Points
-    of interest: the largest jump of the global-minimum ``m`` (the transition or crossover), every
+    of interest: the largest jump of the global-minimum ``m`` and its steepest rise in alpha (the
+    transition or crossover), every
     alpha where the number of local minima changes (spinodals, however far apart), and for linear
     attention the point where ``m = 0`` loses stability. The window brackets them with a factor 2
     on each side.
@@ -184,7 +185,8 @@ def find_alpha_range(k: Kernel, lo: float = 1e-3, hi: float | None = None, per_d
     i = int(np.argmax(dm))
     if dm[i] == 0:
         raise ContinuationError("global-minimum m is constant over the scan: no transition to analyse")
-    pts = [alphas[i], alphas[i + 1]]
+    i2 = int(np.argmax(dm / np.diff(alphas)))  # steepest dm/dalpha (a broad crossover peaks below the largest dm/dlog alpha)
+    pts = [alphas[i], alphas[i + 1], alphas[i2], alphas[i2 + 1]]
     for j in np.nonzero(np.diff(nmin))[0]:
         pts += [alphas[j], alphas[j + 1]]
     if k.model.attention == "linear" and not k.domain.boundary_always_stable:
