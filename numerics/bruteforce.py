@@ -471,13 +471,13 @@ def _rel(a, b):
     return abs(a - b) / max(abs(a), abs(b), 1e-300)
 
 
-def check_solver(model: Model, rtol: float = 1e-3) -> dict:
+def check_solver(model: Model, rtol: float = 1e-3, refine_near_solver: bool = True) -> dict:
     """Compare :func:`~copyhead.numerics.solve.solve` (automatic window) with the brute force.
 
     Returns a dict with ``status`` (``"pass"``, ``"fail"`` or ``"unresolved"``), the relative
     deviations per quantity, both results and the reasons. The brute-force alpha grid is refined
-    (relative spacing 1e-3) around the alphas the solver reports -- this only sharpens the
-    resolution; both results are computed independently. A bistable window narrower than
+    (relative spacing 1e-3) around the alphas the solver reports (``refine_near_solver``) -- this
+    only sharpens the resolution; both results are computed independently. A bistable window narrower than
     ``rtol`` (relative) cannot be told from a crossover at this tolerance: if the two methods
     disagree on the kind only through such a window the point is ``"unresolved"``, as is any
     point where the brute force reports something it could not resolve.
@@ -493,7 +493,7 @@ def check_solver(model: Model, rtol: float = 1e-3) -> dict:
         return out
     sv = t.to_dict()
     extra = [np.geomspace(a / 1.05, a * 1.05, 97) for a in (t.alpha_c, t.alpha_spinodal_low, t.alpha_spinodal_high)
-             if a is not None]
+             if a is not None and refine_near_solver]
     out["solver"] = sv
     try:
         bf = brute_force_transition(model, extra_alphas=np.concatenate(extra) if extra else ())
