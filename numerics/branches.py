@@ -16,7 +16,7 @@ from scipy.optimize import brentq
 from .continuation import ContinuationError, Curve, newton_x, trace
 from .kernels import Kernel
 
-_EPS_SIDE = 1e-12  # offset from a kink / boundary for one-sided derivatives
+_EPS_SIDE = 1e-300  # offset from a kink / boundary for one-sided derivatives (no bias: F is flat on this scale)
 
 
 @dataclass(eq=False)
@@ -179,7 +179,8 @@ def trace_all(k: Kernel, alpha_range, n_seed_alphas: int | None = None):
     a_lo, a_hi = alpha_range
     d = k.domain
     xs = x_grid(k)
-    x_scale = 1.0  # s (softmax) and u = m^2 (linear) are both O(1) on the branches of interest
+    x_scale = 1.0  # s (softmax) is O(1..10) on the branches of interest: a fixed scale
+    x_floor = 1e-12 if k.model.attention == "linear" else None  # u = m^2 spans decades: a relative scale
     curves: list[Curve] = []
     if n_seed_alphas is None:
         n_seed_alphas = max(9, int(math.ceil(8 * math.log10(a_hi / a_lo))))
@@ -193,8 +194,8 @@ def trace_all(k: Kernel, alpha_range, n_seed_alphas: int | None = None):
                 x_range = (d.kink + _EPS_SIDE, d.hi) if x > d.kink else (d.lo, d.kink - _EPS_SIDE)
             else:
                 x_range = (d.lo, d.hi)
-            back = trace(k, x, alpha, -1, (a_lo, a_hi), x_range, x_scale)
-            fwd = trace(k, x, alpha, +1, (a_lo, a_hi), x_range, x_scale)
+            back = trace(k, x, alpha, -1, (a_lo, a_hi), x_range, x_scale, x_floor=x_floor)
+            fwd = trace(k, x, alpha, +1, (a_lo, a_hi), x_range, x_scale, x_floor=x_floor)
             curves.append(_join(back, fwd))
     return curves
 

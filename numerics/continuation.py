@@ -255,16 +255,22 @@ def trace(
     h_min: float = 1e-7,
     h_max: float = 0.05,
     max_steps: int = 40000,
+    x_floor: float | None = None,
 ) -> Curve:
     """Trace the curve ``F_x = 0`` through ``(x0, alpha0)`` starting with alpha moving ``direction``.
 
     Stops when alpha leaves ``alpha_range`` or ``x`` leaves ``x_range`` (the last point is placed
     on the boundary). Folds are located and refined on the way. The log-alpha scale is
     ``l_scale = min(1, log(a_hi/a_lo))``: steps of at most ``h_max`` in the scaled coordinates,
-    i.e. at most 5 % in alpha, and at least ~20 steps across a narrow window.
+    i.e. at most 5 % in alpha, and at least ~20 steps across a narrow window. With ``x_floor``
+    the x scale follows the curve, ``x_scale = max(|x|, x_floor)`` (rescaled whenever it changes by
+    a factor 2): a relative metric in ``x`` for variables such as ``u = m^2`` whose folds can sit at
+    ``u ~ 1/g``, many decades below 1 (linear attention at large ``T``).
     """
     a_lo, a_hi = alpha_range
     x_lo, x_hi = x_range
+    if x_floor is not None:
+        x_scale = max(abs(x0), x_floor)
     sk = _Scaled(k, x_scale, min(1.0, math.log(a_hi / a_lo)))
     pts = []  # (x, alpha, F, F_xx, residual)
     folds: list[Fold] = []
@@ -329,6 +335,14 @@ def trace(
         record(yn, dn)
         y, t = yn, tn
         h = min(h * 1.3, h_max)
+        if x_floor is not None:
+            xs_new = max(abs(xcur), x_floor)
+            if not 0.5 < xs_new / sk.xs < 2.0:  # rescale x: same point and direction, new metric
+                tp = np.array([t[0] * sk.xs / xs_new, t[1]])
+                sk.xs = xs_new
+                t = tp / np.hypot(*tp)
+                y = sk.y(xcur, acur)
+                x_scale = xs_new
     arr = np.array(pts, float)
     return Curve(x=arr[:, 0], alpha=arr[:, 1], F=arr[:, 2], F_xx=arr[:, 3], residual=arr[:, 4],
                  folds=folds, end_reasons=("start", end))

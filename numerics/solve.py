@@ -26,7 +26,7 @@ from scipy.optimize import brentq
 from copyhead.theory.landau import critical_alpha, landau_b
 from copyhead.theory.model import Model, ParameterError
 
-from .branches import Branch, all_branches, x_grid
+from .branches import _EPS_SIDE, Branch, all_branches, x_grid
 from .continuation import RTOL_ACCEPT, ContinuationError
 from .kernels import Kernel
 
@@ -137,8 +137,8 @@ def _minima_on_grid(k: Kernel, xs: np.ndarray, alphas: np.ndarray):
             cand_x.append(xs[0])
             cand_F.append(F[i, 0])
         if d.kink is not None:
-            fp = k(d.kink + 1e-12, alphas[i])[1]
-            fm = k(d.kink - 1e-12, alphas[i])[1]
+            fp = k(d.kink + _EPS_SIDE, alphas[i])[1]
+            fm = k(d.kink - _EPS_SIDE, alphas[i])[1]
             if fm < 0 < fp:
                 cand_x.append(d.kink)
                 cand_F.append(k.F(d.kink, alphas[i]))
@@ -190,7 +190,7 @@ def find_alpha_range(k: Kernel, lo: float = 1e-3, hi: float | None = None, per_d
     for j in np.nonzero(np.diff(nmin))[0]:
         pts += [alphas[j], alphas[j + 1]]
     if k.model.attention == "linear" and not k.domain.boundary_always_stable:
-        f = lambda a: k(1e-12, a)[1]
+        f = lambda a: k(_EPS_SIDE, a)[1]
         v = np.array([f(a) for a in alphas])
         ch = np.nonzero(np.sign(v[:-1]) != np.sign(v[1:]))[0]
         if len(ch):
@@ -283,8 +283,7 @@ def _critical_point(k: Kernel, branches: list, alpha_range) -> Transition | None
                     continue
                 if _global_branch(k, stable, ac * (1 - 1e-7)) is not b1:
                     continue
-                g = lambda a: k(1e-12, a)[1]
-                d = k(1e-12, ac)
+                d = k(_EPS_SIDE, ac)
                 res = abs(d[1] / (ac * d[4])) if d[4] != 0 else math.inf
                 return Transition("second-order", ac, None, None, 0.0, 0.0, res)
     return None
