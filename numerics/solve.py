@@ -1,18 +1,24 @@
 """Saddle-point solver: branches, spinodals, coexistence, critical points, classification.
 
-``solve(model)`` finds the alpha range automatically, traces every stationary branch of the
-reduced free energy (``numerics.branches``), and classifies the transition in alpha:
+``solve(model)`` finds the alpha range automatically (a log scan wide enough for the spinodals of
+large ``T``, which lie decades apart), traces every stationary branch of the reduced free energy
+(``numerics.branches``; continuation in ``log alpha``), and classifies the transition in alpha:
 
 * ``"first-order"``: two stable branches coexist; ``alpha_c`` is where their free energies
   cross (root of ``Delta F``), the spinodals are the ends of the coexistence window (folds, or
   the point where ``m = 0`` loses stability for a subcritical linear pitchfork);
 * ``"second-order"``: ``m = 0`` loses stability at ``alpha_c`` (``F_u(0, alpha_c) = 0``; closed
-  form ``(1 + sqrt(1 + 4 nu T/sigma2))/2`` for the posterior) and the ordered branch grows
-  continuously from it;
-* ``"crossover"``: one stable branch throughout; ``alpha_c`` is where ``dm/dalpha`` is largest.
+  form ``(1 + sqrt(1 + 4 nu T/sigma2))/2`` for the posterior) while it is the global minimum, and
+  the ordered branch grows continuously from it;
+* ``"crossover"``: no coexistence and no critical point, but ``m(alpha)`` of the global minimum
+  has an interior inflection (``d2m/dalpha2`` from + to -, from analytic derivatives along the
+  branch): ``alpha_c`` is where ``dm/dalpha`` is largest;
+* ``"none"``: nothing of the above inside the window (only possible for a user window).
 
-Every reported point carries its residual; a solver failure raises
-:class:`numerics.continuation.ContinuationError`.
+With a user window only what lies strictly inside it is reported (a spinodal beyond it is None).
+Every point carries its relative residual (a backward error, see ``numerics.continuation``);
+``Result.converged`` says whether all of them meet their tolerances; a step that cannot be
+completed raises :class:`numerics.continuation.ContinuationError`.
 """
 from __future__ import annotations
 
