@@ -126,6 +126,12 @@ def grid_minima(model: Model, alpha: float, xs: np.ndarray, refine: bool = True)
         if refine:
             x0, f0 = _brent(model, alpha, xs[i - 1], xs[i + 1], x0, f0)
         out.append(Minimum(float(x0), f0, False))
+    if not out:  # degenerate (e.g. exactly at a critical point, quartic minimum): the grid's global minimum
+        i = int(np.argmin(F))
+        if _point_minimum(model, xs[i]):
+            out.append(Minimum(0.0, float(F[i]), True))
+        elif 0 < i < len(xs) - 1:
+            out.append(Minimum(*_brent(model, alpha, xs[i - 1], xs[i + 1], xs[i], float(F[i])), False))
     return out, edge
 
 
@@ -378,9 +384,13 @@ def _second_order(model, alphas, glob, xs):
     there instead (a first-order window narrower than the alpha grid)."""
     for i in range(len(alphas) - 1):
         if glob[i].point and not glob[i + 1].point:
-            lo, hi = alphas[i], alphas[i + 1]
-            if not point_is_minimum(model, lo) or point_is_minimum(model, hi):
+            hi = alphas[i + 1]
+            # the last alpha where the probe still sees m = 0 as a minimum (exactly at the critical point
+            # the quadratic term is rounding noise and the probe cannot decide)
+            below = [alphas[k] for k in range(i, max(i - 4, -1), -1) if point_is_minimum(model, alphas[k])]
+            if not below or point_is_minimum(model, hi):
                 return None
+            lo = below[0]
             while hi - lo > 1e-13 * hi:
                 mid = 0.5 * (lo + hi)
                 lo, hi = (mid, hi) if point_is_minimum(model, mid) else (lo, mid)
@@ -412,11 +422,11 @@ def _inflection_fit(al, m, centre, half):
     return centre * (1.0 - c[1] / (3.0 * c[0]))
 
 
-def _crossover(model, alphas, glob, xs, n_fine=241, rtol=3e-4):
+def _crossover(model, alphas, glob, xs, n_fine=481, rtol=3e-4):
     """Interior maximum of ``dm/dalpha`` of the global minimum: the inflection of ``m(alpha)``.
 
     ``m`` of the (polished) global minimum on a fine grid (+-10 % around the coarse maximum of
-    ``dm/dalpha``); the inflection of cubic fits on windows of +-0.5, 1 and 2 % re-centred on it,
+    ``dm/dalpha``); the inflection of cubic fits on windows of +-0.25, 0.5 and 1 % re-centred on it,
     extrapolated to zero width (Richardson, bias ~ width^2) from two pairs of windows. A string
     says why it cannot be located to ``rtol`` (the extrapolations disagree, or it leaves the grid)."""
     m = np.array([float(m_of(model, g.x)) for g in glob])
@@ -432,13 +442,13 @@ def _crossover(model, alphas, glob, xs, n_fine=241, rtol=3e-4):
         mf = np.array([_global_m(model, a, xs) for a in fine])
         d1 = np.gradient(mf, fine)
         j = int(np.argmax(d1))
-        if 10 <= j <= n_fine - 11:
+        if 20 <= j <= n_fine - 21:
             break
         centre = fine[j]
     else:
         return "crossover: maximum of dm/dalpha not bracketed by the fine grid"
     fits = {}
-    for half in (0.005, 0.01, 0.02):  # cubic fits re-centred on their own inflection
+    for half in (0.0025, 0.005, 0.01):  # cubic fits re-centred on their own inflection
         c = fine[j]
         for _ in range(4):
             c = _inflection_fit(fine, mf, c, half)
@@ -446,7 +456,7 @@ def _crossover(model, alphas, glob, xs, n_fine=241, rtol=3e-4):
                 return "crossover: inflection fit leaves the fine grid"
         fits[half] = c
     # the fit's bias is O(half^2) (quartic terms of m): Richardson extrapolation from two pairs
-    est = [(4 * fits[0.005] - fits[0.01]) / 3, (4 * fits[0.01] - fits[0.02]) / 3]
+    est = [(4 * fits[0.0025] - fits[0.005]) / 3, (4 * fits[0.005] - fits[0.01]) / 3]
     if abs(est[0] - est[1]) > rtol * est[0]:
         return f"crossover: inflection of m(alpha) not located to {rtol:g} (fits give {est[0]:.6g}, {est[1]:.6g})"
     return est[0], _global_m(model, est[0], xs)

@@ -137,7 +137,10 @@ def _minima_on_grid(k: Kernel, xs: np.ndarray, alphas: np.ndarray):
         cand = list(np.nonzero((Fx[i, :-1] < 0) & (Fx[i, 1:] >= 0))[0])
         if d.kink is not None:  # a sign change across the kink is the kink itself, handled below
             cand = [j for j in cand if not (xs[j] < d.kink < xs[j + 1])]
-        cand_x = [xs[j] if F[i, j] < F[i, j + 1] else xs[j + 1] for j in cand]
+        # the root of F_x between the two grid points (linear interpolation): m varies continuously
+        # with alpha instead of in grid quanta, so the steepest rise of m is found where it is
+        cand_x = [xs[j] - Fx[i, j] * (xs[j + 1] - xs[j]) / (Fx[i, j + 1] - Fx[i, j])
+                  if np.isfinite(Fx[i, j]) and np.isfinite(Fx[i, j + 1]) else xs[j] for j in cand]
         cand_F = [min(F[i, j], F[i, j + 1]) for j in cand]
         if d.boundary_point is not None and (d.boundary_always_stable or Fx[i, 0] > 0):  # m = 0 is a minimum
             cand_x.append(xs[0])
@@ -385,6 +388,10 @@ def solve(model: Model, alpha_range: tuple | None = None) -> Result:
     automatic = alpha_range is None
     if automatic:
         alpha_range = find_alpha_range(k)
+        branches, folds = all_branches(k, alpha_range)
+        transition, coex = _classify(k, branches, alpha_range)
+        if transition.kind == "none":  # the scan's window missed a broad crossover: widen it once
+            alpha_range = (alpha_range[0] / 4.0, alpha_range[1] * 4.0)
     else:
         try:
             a0, a1 = (float(a) for a in alpha_range)
@@ -393,8 +400,9 @@ def solve(model: Model, alpha_range: tuple | None = None) -> Result:
         if not (0 < a0 < a1 and math.isfinite(a1)):
             raise ParameterError("alpha_range", alpha_range, "must be two finite numbers 0 < lo < hi")
         alpha_range = (a0, a1)
-    branches, folds = all_branches(k, alpha_range)
-    transition, coex = _classify(k, branches, alpha_range)
+    if not automatic or transition.kind == "none":
+        branches, folds = all_branches(k, alpha_range)
+        transition, coex = _classify(k, branches, alpha_range)
     worst = max([float(np.max(b.residual)) for b in branches] + [f.residual for f in folds] + [0.0])
     converged = (worst < 10 * RTOL_ACCEPT and all(f.converged for f in folds)
                  and (transition.residual is None or transition.residual < RTOL_TRANSITION))

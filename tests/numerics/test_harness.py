@@ -78,6 +78,24 @@ def test_brute_force_says_when_a_minimum_leaves_its_grid(monkeypatch):
     assert any("edge of the x grid" in u for u in bf.unresolved)
 
 
+def test_broad_crossover_at_T2_is_inside_the_automatic_window():
+    """At T = 2 (gaussian prior) m(alpha) rises slowly; the automatic window once missed the inflection
+    (grid-quantised m on the scan) and the result was "none"."""
+    r = check_solver(Model(T=2, prior="gaussian"))
+    assert r["status"] == "pass" and r["solver"]["transition"] == "crossover"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attention", ["softmax", "linear"])
+@pytest.mark.parametrize("prior", ["qk", "gaussian"])
+@pytest.mark.parametrize("objective", ["posterior", "map"])
+@pytest.mark.parametrize("T", [2, 3])
+def test_harness_smallest_T(attention, prior, objective, T):
+    """The edge of the parameter space the random sampler rarely visits (T = 2, 3). ~0.5 s each."""
+    r = check_solver(Model(attention=attention, prior=prior, objective=objective, T=T))
+    assert r["status"] == "pass", r["reasons"]
+
+
 @pytest.mark.slow
 def test_harness_many_random_points():
     """50 random points (sampler seed 2024): no failure, at most 10 % unresolved. Runtime ~40 s."""
