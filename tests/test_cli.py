@@ -109,3 +109,45 @@ def test_phase_diagram_T_rounding_says_how_many(tmp_path, capsys):
                         "--outdir", str(tmp_path)])
     assert rc == 0
     assert "(10 requested; only 3 distinct integers)" in capsys.readouterr().out
+
+
+def test_scaling_values_json(tmp_path, capsys):
+    """Issue 11 item 1: rows with the documented keys, the law with text/LaTeX and its error per T."""
+    rc = copyhead.main(["scaling", "--vary", "T", "--values", "16,128,1000", "--outdir", str(tmp_path), "--json"])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    assert [r["T"] for r in d["rows"]] == [16, 128, 1000]
+    for r in d["rows"]:
+        for k in ("T", "transition", "alpha_c", "alpha_spinodal_low", "alpha_spinodal_high", "m_below", "m_above",
+                  "P_c_over_V2"):
+            assert k in r
+        assert r["P_c_over_V2"] == pytest.approx(r["alpha_c"] / r["T"])
+    law = d["law"]
+    for k in ("leading", "first_correction", "asymptotic"):
+        assert law[k]["text"] and law[k]["latex"]
+    assert [e["T"] for e in law["relative_error"]] == [16, 128, 1000]
+    assert law["data_amount"]["tokens"] == "T ln T"
+    stem = tmp_path / "scaling_softmax_qk_posterior_T"
+    assert all((stem.parent / (stem.name + ext)).is_file() for ext in (".json", ".csv", ".png"))
+    assert "provenance" in json.loads((stem.parent / (stem.name + ".json")).read_text())
+
+
+def test_scaling_range_is_log_spaced_integers(tmp_path, capsys):
+    rc = copyhead.main(["scaling", "--attention", "linear", "--objective", "map", "--range", "10", "1e6", "--n", "3",
+                        "--outdir", str(tmp_path), "--json"])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    assert [r["T"] for r in d["rows"]] == [10, 3162, 1000000]
+    assert d["law"]["error_shrinks"]["exact"] == "exact"
+
+
+@pytest.mark.parametrize("argv", [["scaling", "--values", "1.5"], ["scaling", "--values", "16", "--range", "2", "10"],
+                                  ["scaling", "--range", "10", "5"], ["scaling", "--range", "1", "100"],
+                                  ["scaling", "--n", "1"]])
+def test_scaling_bad_input_exit_2(argv, tmp_path, capsys):
+    try:
+        rc = copyhead.main(argv + ["--outdir", str(tmp_path)])
+    except SystemExit as e:
+        rc = e.code
+    assert rc == 2
+    assert "Traceback" not in capsys.readouterr().err
