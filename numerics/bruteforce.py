@@ -179,7 +179,8 @@ def _exists_near(model: Model, alpha: float, x_ref: float, width: float, point: 
 
 def _spinodal(model: Model, a_in: float, a_out: float, q: Minimum, width: float, rtol: float = 1e-9) -> float:
     """Bisection between ``a_in`` (minimum ``q`` exists) and ``a_out`` (it does not), following the
-    minimum with a grid zoomed onto it (half-width shrinking with its distance to the saddle)."""
+    minimum with a grid of 4001 points zoomed onto it (re-centred and shrunk by 3/4 whenever it is
+    found: near a fold the minimum-saddle distance shrinks like sqrt(alpha - alpha_fold))."""
     x_ref = q.x
     while abs(a_out - a_in) > rtol * abs(a_in):
         mid = math.sqrt(a_in * a_out)

@@ -49,8 +49,7 @@ class ScalingStudy:
     law: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"model": self.model.replace(T=8).to_dict() | {"T": "varied"}, "vary": "T", "rows": self.rows,
-                "law": self.law}
+        return {"model": {**self.model.to_dict(), "T": "varied"}, "vary": "T", "rows": self.rows, "law": self.law}
 
 
 def _rel(a, b):

@@ -1,7 +1,6 @@
 """``copyhead scaling``: the critical amount of data versus the sequence length T, and its law."""
 from __future__ import annotations
 
-import json
 import time
 
 from .common import ProgressBar, add_model_args, floats, model_from_args, outdir
@@ -42,7 +41,7 @@ def run(args) -> int:
     if model.V is not None:
         raise ParameterError("V", model.V, "the scaling study works at V = inf")
     folder = outdir(args.outdir)
-    from copyhead.io import provenance, write_csv, write_json
+    from copyhead.io import provenance, to_json_text, write_csv, write_json
     from copyhead.numerics.scaling import ROW_KEYS, plot_scaling, scaling_in_T
 
     t0 = time.perf_counter()
@@ -57,7 +56,7 @@ def run(args) -> int:
     png = plot_scaling(study, folder / f"{stem}.png")
     bad = [r for r in study.rows if r.get("error") or not r.get("converged", False)]
     if args.json:
-        print(json.dumps({"rows": study.rows, "law": study.law}, default=float))
+        print(to_json_text({"rows": study.rows, "law": study.law}, indent=None))
         return 1 if bad else 0
     law = study.law
     main = "first_correction" if "first_correction" in law else "exact"
