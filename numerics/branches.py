@@ -16,7 +16,7 @@ from scipy.optimize import brentq
 from .continuation import ContinuationError, Curve, newton_x, trace
 from .kernels import Kernel
 
-_EPS_SIDE = 1e-12  # offset from a kink / boundary for one-sided derivatives
+_EPS_SIDE = 1e-300  # offset from a kink / boundary for one-sided derivatives (no bias: F is flat on this scale)
 
 
 @dataclass(eq=False)
@@ -54,15 +54,41 @@ class Branch:
         return self.alpha_min - tol <= alpha <= self.alpha_max + tol
 
     def x_at(self, k: Kernel, alpha: float) -> float:
-        """Stationary ``x`` on this branch at ``alpha`` (interpolation + Newton)."""
+        """Stationary ``x`` on this branch at ``alpha``.
+
+        Between two stored points of a branch (no fold inside, so ``alpha(x)`` is monotone) the
+        root lies between their ``x``: brentq on that segment when ``F_x`` changes sign there,
+        Newton from the log-alpha interpolation otherwise. Raises ``ValueError`` outside the branch.
+        """
         if not self.covers(alpha):
             raise ValueError(f"alpha={alpha} outside branch [{self.alpha_min}, {self.alpha_max}]")
         if self.kind != "smooth":
             return float(self.x[0])
-        x0 = float(np.interp(alpha, self.alpha, self.x))
-        span = max(float(np.ptp(self.x)), 1e-6)
-        x, _ = newton_x(k, x0, alpha, x0 - span, x0 + span)
+        a = min(max(alpha, self.alpha_min), self.alpha_max)
+        i = int(np.clip(np.searchsorted(self.alpha, a), 1, len(self.alpha) - 1))
+        a0, a1, x0, x1 = self.alpha[i - 1], self.alpha[i], float(self.x[i - 1]), float(self.x[i])
+        for aa, xx in ((a0, x0), (a1, x1)):
+            if aa == a:
+                return xx  # a stored (accepted) point, e.g. a fold
+        lo, hi = min(x0, x1), max(x0, x1)
+        f0, f1 = k(lo, a)[1], k(hi, a)[1]
+        if f0 == 0.0:
+            return lo
+        if f1 == 0.0:
+            return hi
+        if np.sign(f0) != np.sign(f1):
+            return float(brentq(lambda z: k(z, a)[1], lo, hi, xtol=1e-15, rtol=1e-15, maxiter=300))
+        w = 0.0 if a1 == a0 else (math.log(a) - math.log(a0)) / (math.log(a1) - math.log(a0))
+        pad = 0.5 * (hi - lo) + 1e-9 * max(1.0, abs(x0))
+        x, _ = newton_x(k, x0 + w * (x1 - x0), a, lo - pad, hi + pad)
         return x
+
+    def slope_at(self, k: Kernel, alpha: float) -> tuple:
+        """``(dm/dalpha, d2m/dalpha2)`` on this branch at ``alpha`` (implicit function theorem;
+        zero on the symmetric and kink branches)."""
+        if self.kind != "smooth":
+            return 0.0, 0.0
+        return m_slope(k, self.x_at(k, alpha), alpha)
 
     def F_at(self, k: Kernel, alpha: float) -> float:
         return k.F(self.x_at(k, alpha), alpha)
@@ -76,6 +102,28 @@ class Branch:
             "m_range": [float(self.m.min()), float(self.m.max())],
             "max_residual": float(np.max(self.residual)),
         }
+
+
+def m_slope(k: Kernel, x: float, alpha: float) -> tuple:
+    """``(dm/dalpha, d2m/dalpha2)`` along a smooth stationary branch through ``(x, alpha)``.
+
+    ``x' = -F_xa/F_xx`` and ``x'' = -(F_xxx x'^2 + 2 F_xxa x' + F_xaa)/F_xx`` (differentiating
+    ``F_x(x(alpha), alpha) = 0`` twice); ``F_xaa`` is a central difference of the generated
+    ``F_xa`` in alpha at fixed ``x`` (relative step 1e-4: error ~1e-8, no branch end involved).
+    ``m(x)``: ``sqrt(u)`` (linear) or ``1/(1 + (T-1)e^{-s})`` (softmax, ``m' = m(1-m)``).
+    """
+    d = k(x, alpha)
+    h = 1e-4 * alpha
+    F_xaa = (k(x, alpha + h)[4] - k(x, alpha - h)[4]) / (2.0 * h)
+    xp = -d[4] / d[2]
+    xpp = -(d[3] * xp * xp + 2.0 * d[5] * xp + F_xaa) / d[2]
+    if k.model.attention == "linear":
+        u = max(x, 1e-300)
+        mx, mxx = 0.5 / math.sqrt(u), -0.25 / u**1.5
+    else:
+        m = float(k.m_of_x(x))
+        mx, mxx = m * (1.0 - m), m * (1.0 - m) * (1.0 - 2.0 * m)
+    return mx * xp, mxx * xp * xp + mx * xpp
 
 
 def x_grid(k: Kernel, n: int = 600) -> np.ndarray:
@@ -121,17 +169,21 @@ def _on_curve(k: Kernel, curve: Curve, x: float, alpha: float) -> bool:
     return False
 
 
-def trace_all(k: Kernel, alpha_range, n_seed_alphas: int = 9):
+def trace_all(k: Kernel, alpha_range, n_seed_alphas: int | None = None):
     """Find every stationary curve meeting the seed alphas and trace it over ``alpha_range``.
 
-    Seeds: all roots of ``F_x`` on a dense ``x`` grid at ``n_seed_alphas`` alphas spread over the
-    range. Each seed not already on a traced curve starts a new trace (both directions).
+    Seeds: all roots of ``F_x`` on a dense ``x`` grid at ``n_seed_alphas`` alphas spread
+    log-uniformly over the range (default: 9, or 8 per decade of a wider window). Each seed not
+    already on a traced curve starts a new trace (both directions).
     """
     a_lo, a_hi = alpha_range
     d = k.domain
     xs = x_grid(k)
-    x_scale = 1.0  # s (softmax) and u = m^2 (linear) are both O(1) on the branches of interest
+    x_scale = 1.0  # s (softmax) is O(1..10) on the branches of interest: a fixed scale
+    x_floor = 1e-12 if k.model.attention == "linear" else None  # u = m^2 spans decades: a relative scale
     curves: list[Curve] = []
+    if n_seed_alphas is None:
+        n_seed_alphas = max(9, int(math.ceil(8 * math.log10(a_hi / a_lo))))
     seed_alphas = np.geomspace(a_lo, a_hi, n_seed_alphas + 2)[1:-1]  # interior: curves end on the edges
     seed_vals = k.grid(xs, seed_alphas)[:, :, 1]  # one (parallel) grid call for all seeds
     for alpha, vals in zip(seed_alphas, seed_vals):
@@ -142,8 +194,8 @@ def trace_all(k: Kernel, alpha_range, n_seed_alphas: int = 9):
                 x_range = (d.kink + _EPS_SIDE, d.hi) if x > d.kink else (d.lo, d.kink - _EPS_SIDE)
             else:
                 x_range = (d.lo, d.hi)
-            back = trace(k, x, alpha, -1, (a_lo, a_hi), x_range, x_scale)
-            fwd = trace(k, x, alpha, +1, (a_lo, a_hi), x_range, x_scale)
+            back = trace(k, x, alpha, -1, (a_lo, a_hi), x_range, x_scale, x_floor=x_floor)
+            fwd = trace(k, x, alpha, +1, (a_lo, a_hi), x_range, x_scale, x_floor=x_floor)
             curves.append(_join(back, fwd))
     return curves
 
@@ -199,7 +251,7 @@ def _interval_roots(f, alphas):
     v = np.array([f(a) for a in alphas])
     out = []
     for i in np.nonzero(np.sign(v[:-1]) * np.sign(v[1:]) < 0)[0]:
-        out.append(brentq(f, alphas[i], alphas[i + 1], xtol=1e-13, rtol=1e-14, maxiter=200))
+        out.append(brentq(f, alphas[i], alphas[i + 1], xtol=1e-300, rtol=1e-14, maxiter=200))
     return out, v
 
 

@@ -1,14 +1,22 @@
-"""Pseudo-arclength continuation of the stationary points ``F_x(x, alpha) = 0`` in alpha.
+"""Pseudo-arclength continuation of the stationary points ``F_x(x, alpha) = 0`` in ``log alpha``.
 
 The curve ``R(x, alpha) = F_x = 0`` is followed in scaled coordinates
-``y = (x / x_scale, alpha / alpha_scale)``. Tangent: the null vector of the Jacobian
-``[F_xx, F_xa]``, i.e. ``t ~ (F_xa, -F_xx)``, oriented to continue the previous one. Predictor
-``y + h t``; corrector: Newton on ``{R = 0, t . (y - y_pred) = 0}``.
+``y = (x / x_scale, log(alpha) / l_scale)``: the continuation parameter is ``lambda = log alpha``
+(``dR/dlambda = alpha F_xa``), so that curves spanning many decades of alpha (the spinodals of
+softmax attention at large ``T`` lie orders of magnitude apart) are followed with steps of a
+fixed *relative* size in alpha. Tangent: the null vector of ``[F_xx x_scale, alpha F_xa l_scale]``,
+oriented to continue the previous one. Predictor ``y + h t``; corrector: Newton on
+``{R = 0, t . (y - y_pred) = 0}``.
 
 A fold (spinodal) is where the alpha-component of the tangent changes sign (``F_xx = 0``); it is
-bracketed by bisection along the arc and refined by Newton on the extended system
-``{F_x = 0, F_xx = 0}`` in ``(x, alpha)`` (Jacobian ``[[F_xx, F_xa], [F_xxx, F_xxa]]``) to
-``|d alpha| < 1e-10``. Non-convergence raises :class:`ContinuationError` with the residual.
+bracketed on the arc and refined by bisection on ``F_xx(x, alpha(x))`` and a check of the
+extended system ``{F_x = 0, F_xx = 0}`` (Newton on it as a fallback).
+
+Tolerances are relative (backward errors), never absolute: the terms of ``F_x`` grow like
+``nu T`` and ``alpha``, so an absolute ``|F_x| < 1e-10`` is unreachable in floating point at large
+``T``. :func:`stationarity_residual` is the smallest relative change of ``(x, alpha)`` that makes
+``(x, alpha)`` exactly stationary (first order), ``|F_x| / (max(|x|, 1) |F_xx| + |alpha F_xa|)``.
+Non-convergence raises :class:`ContinuationError` with that residual.
 """
 from __future__ import annotations
 
@@ -16,17 +24,46 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import brentq
+
+RTOL_ACCEPT = 1e-10
+"""A point is accepted as stationary when its relative residual is below this."""
+RTOL_FOLD = 1e-8
+"""Relative residual of ``F_xx`` accepted at a refined fold."""
 
 
 class ContinuationError(RuntimeError):
     """Continuation or a Newton refinement did not converge (message has reason and residual)."""
 
 
+def stationarity_residual(d, x: float, alpha: float) -> float:
+    """Relative residual of ``F_x = 0`` at ``(x, alpha)`` from the kernel tuple ``d``.
+
+    ``|F_x| / (max(|x|, 1) |F_xx| + |alpha F_xa|)``: the relative perturbation of ``x`` (on the
+    scale ``max(|x|, 1)``) or of ``alpha`` that makes the point exactly stationary, to first
+    order (a backward error; independent of the overall scale of ``F``).
+    """
+    scale = max(abs(x), 1.0) * abs(d[2]) + abs(alpha * d[4])
+    if not math.isfinite(d[1]):
+        return math.inf
+    if scale == 0.0 or not math.isfinite(scale):
+        return 0.0 if d[1] == 0.0 else math.inf
+    return abs(d[1]) / scale
+
+
+def fold_residual(d, x: float, alpha: float) -> float:
+    """Relative residual of the extended fold system: max of the ``F_x`` and ``F_xx`` backward errors
+    (``|F_xx| / (max(|x|, 1) |F_xxx| + |alpha F_xxa|)`` for the second)."""
+    s2 = max(abs(x), 1.0) * abs(d[3]) + abs(alpha * d[5])
+    r2 = abs(d[2]) / s2 if s2 > 0 else (0.0 if d[2] == 0 else math.inf)
+    return max(stationarity_residual(d, x, alpha), r2)
+
+
 @dataclass
 class Fold:
     x: float
     alpha: float
-    residual: float  # max(|F_x|, |F_xx|) at the refined point
+    residual: float  # fold_residual at the refined point (relative)
     converged: bool = True
 
 
@@ -38,105 +75,109 @@ class Curve:
     alpha: np.ndarray
     F: np.ndarray
     F_xx: np.ndarray
-    residual: np.ndarray
+    residual: np.ndarray  # relative stationarity residual of each point
     folds: list = field(default_factory=list)
     end_reasons: tuple = ("", "")
 
 
-def newton_x(k, x0: float, alpha: float, lo: float, hi: float, tol: float = 1e-12, maxit: int = 60) -> tuple:
-    """Solve ``F_x(x, alpha) = 0`` in ``x`` (safeguarded Newton); returns ``(x, residual)``.
+def newton_x(k, x0: float, alpha: float, lo: float, hi: float, tol: float = 1e-13, maxit: int = 60) -> tuple:
+    """Solve ``F_x(x, alpha) = 0`` in ``x`` on ``[lo, hi]`` (safeguarded Newton, brentq fallback).
 
-    Raises :class:`ContinuationError` if it does not converge.
+    Returns ``(x, relative residual)``; raises :class:`ContinuationError` if no point with a
+    relative residual below :data:`RTOL_ACCEPT` is found.
     """
     x = float(x0)
     res = math.inf
     for _ in range(maxit):
         d = k(x, alpha)
-        res = abs(d[1])
-        if res < 1e-13:
+        res = stationarity_residual(d, x, alpha)
+        if res < 1e-14:
             return x, res
         if d[2] == 0.0 or not math.isfinite(d[2]):
             break
-        step = d[1] / d[2]
-        xn = x - step
-        if xn < lo or xn > hi:
-            xn = min(max(xn, lo), hi)
-        if abs(xn - x) <= tol * (1.0 + abs(x)):
+        xn = min(max(x - d[1] / d[2], lo), hi)
+        if abs(xn - x) <= tol * max(1.0, abs(x)):
             x = xn
-            res = abs(k(x, alpha)[1])
-            if res < 1e-9:
+            res = stationarity_residual(k(x, alpha), x, alpha)
+            if res < RTOL_ACCEPT:
                 return x, res
             break
         x = xn
-    # fallback: bracketing root finder on [lo, hi] if F_x changes sign there (closest root to x0)
-    from scipy.optimize import brentq
-
+    # fallback: bracketing root finder on [lo, hi] if F_x changes sign there (the root closest to x0)
     grid = np.linspace(lo, hi, 65)
     vals = np.array([k(z, alpha)[1] for z in grid])
     idx = np.nonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0)[0]
     if len(idx):
         i = idx[np.argmin(np.abs(grid[idx] - x0))]
         xr = brentq(lambda z: k(z, alpha)[1], grid[i], grid[i + 1], xtol=1e-15, rtol=1e-15, maxiter=300)
-        res = abs(k(xr, alpha)[1])
-        if res < 1e-9:
-            return xr, res
-    raise ContinuationError(f"Newton in x did not converge at alpha={alpha:.6g} (x={x:.6g}, |F_x|={res:.3g})")
+        rr = stationarity_residual(k(xr, alpha), xr, alpha)
+        if rr < RTOL_ACCEPT:
+            return xr, rr
+        res = min(res, rr)
+    raise ContinuationError(
+        f"Newton in x did not converge at alpha={alpha:.6g} (x={x:.6g}, relative residual {res:.3g})"
+    )
 
 
-def refine_fold(k, x0: float, a0: float, x_scale: float, a_scale: float, tol: float = 1e-10, maxit: int = 50) -> Fold:
-    """Newton on ``{F_x = 0, F_xx = 0}`` in ``(x, alpha)`` from ``(x0, a0)``."""
-    x, a = float(x0), float(a0)
+def refine_fold(k, x0: float, a0: float, x_scale: float, maxit: int = 60) -> Fold:
+    """Newton on ``{F_x = 0, F_xx = 0}`` in ``(x, log alpha)`` from ``(x0, a0)``."""
+    x, lam = float(x0), math.log(a0)
     res = math.inf
     for _ in range(maxit):
+        a = math.exp(lam)
         d = k(x, a)
-        Rv = np.array([d[1], d[2]])
-        Jm = np.array([[d[2], d[4]], [d[3], d[5]]])
-        res = float(np.max(np.abs(Rv)))
+        res = fold_residual(d, x, a)
+        if res < 1e-13:
+            break
+        Jm = np.array([[d[2], a * d[4]], [d[3], a * d[5]]])
         try:
-            dx, da = np.linalg.solve(Jm, -Rv)
+            dx, dl = np.linalg.solve(Jm, -np.array([d[1], d[2]]))
         except np.linalg.LinAlgError:
             break
-        # damp steps that jump further than the local scales
-        lim = max(abs(dx) / (0.2 * x_scale), abs(da) / (0.2 * a_scale), 1.0)
+        lim = max(abs(dx) / (0.2 * x_scale), abs(dl) / 0.2, 1.0)  # damp long jumps
         x += dx / lim
-        a += da / lim
-        if abs(da) < tol * max(1.0, abs(a)) and abs(dx) < tol * max(1.0, abs(x)):
-            d = k(x, a)
-            res = max(abs(d[1]), abs(d[2]))
-            if res < 1e-8:
-                return Fold(x=x, alpha=a, residual=res, converged=True)
+        lam += dl / lim
+        if abs(dl) < 1e-15 and abs(dx) < 1e-15 * max(1.0, abs(x)):
             break
-    raise ContinuationError(f"fold refinement did not converge near alpha={a0:.6g}, x={x0:.6g} (residual {res:.3g})")
+    a = math.exp(lam)
+    res = fold_residual(k(x, a), x, a)
+    if res < RTOL_FOLD:
+        return Fold(x=x, alpha=a, residual=res, converged=True)
+    raise ContinuationError(f"fold refinement did not converge near alpha={a0:.6g}, x={x0:.6g} (relative residual {res:.3g})")
 
 
-def _alpha_at_x(k, x: float, a0: float, tol: float = 1e-14, maxit: int = 60) -> float:
-    """Solve ``F_x(x, alpha) = 0`` for alpha at fixed x (Newton; alpha(x) is regular at a fold)."""
-    a = a0
+def alpha_at_x(k, x: float, a0: float, maxit: int = 80) -> float:
+    """Solve ``F_x(x, alpha) = 0`` for alpha at fixed x (Newton in ``log alpha``; alpha(x) is
+    regular at a fold). Raises :class:`ContinuationError` if it does not converge."""
+    lam = math.log(a0)
     for _ in range(maxit):
+        a = math.exp(lam)
         d = k(x, a)
-        if d[4] == 0.0 or not math.isfinite(d[4]):
+        if d[4] == 0.0 or not math.isfinite(d[4]) or not math.isfinite(d[1]):
             break
-        da = -d[1] / d[4]
-        a += da
-        if abs(da) <= tol * max(1.0, abs(a)):
-            return a
+        dl = -d[1] / (a * d[4])
+        dl = max(min(dl, 1.0), -1.0)
+        lam += dl
+        if abs(dl) <= 1e-15:
+            return math.exp(lam)
+    a = math.exp(lam)
+    if stationarity_residual(k(x, a), x, a) < 1e-13:
+        return a
     raise ContinuationError(f"alpha(x) did not converge at x={x:.6g} near alpha={a0:.6g}")
 
 
-def refine_fold_bracketed(k, y0, y1, x_scale: float, a_scale: float) -> Fold:
+def refine_fold_bracketed(k, y0, y1, x_scale: float) -> Fold:
     """Fold between two curve points ``(x0, a0)``, ``(x1, a1)`` on either side of it.
 
     On the curve near a fold, alpha is a regular function of x; ``g(x) = F_xx(x, alpha(x))``
     changes sign between ``x0`` and ``x1``: bisection (brentq) on g, then a check of the
-    extended system ``{F_x, F_xx}``. Falls back to :func:`refine_fold` if g has no sign change.
+    extended system. Falls back to :func:`refine_fold` if g has no sign change.
     """
-    from scipy.optimize import brentq
-
     (x0, a0), (x1, a1) = y0, y1
-    aguess = {"a": 0.5 * (a0 + a1)}
+    aguess = {"a": math.sqrt(a0 * a1)}
 
     def gfun(x):
-        a = _alpha_at_x(k, x, aguess["a"])
+        a = alpha_at_x(k, x, aguess["a"])
         aguess["a"] = a
         return k(x, a)[2]
 
@@ -146,25 +187,60 @@ def refine_fold_bracketed(k, y0, y1, x_scale: float, a_scale: float) -> Fold:
         g0 = g1 = 0.0
     if g0 * g1 < 0:
         xf = brentq(gfun, min(x0, x1), max(x0, x1), xtol=1e-15, rtol=1e-15, maxiter=300)
-        af = _alpha_at_x(k, xf, aguess["a"])
-        d = k(xf, af)
-        res = max(abs(d[1]), abs(d[2]))
-        if res < 1e-8:
+        af = alpha_at_x(k, xf, aguess["a"])
+        res = fold_residual(k(xf, af), xf, af)
+        if res < RTOL_FOLD:
             return Fold(x=xf, alpha=af, residual=res, converged=True)
-    xm, am = 0.5 * (x0 + x1), 0.5 * (a0 + a1)
-    return refine_fold(k, xm, am, x_scale, a_scale)
+    return refine_fold(k, 0.5 * (x0 + x1), math.sqrt(a0 * a1), x_scale)
 
 
-def _tangent(d, x_scale, a_scale, prev=None):
-    # null vector of [F_xx * x_scale, F_xa * a_scale] in scaled coordinates
-    t = np.array([d[4] * a_scale, -d[2] * x_scale])
-    n = np.hypot(*t)
-    if n == 0 or not np.isfinite(n):
-        raise ContinuationError("degenerate tangent (singular point of F_x = 0)")
-    t /= n
-    if prev is not None and t @ prev < 0:
-        t = -t
-    return t
+class _Scaled:
+    """The kernel in the scaled coordinates ``y = (x / x_scale, log(alpha) / l_scale)``."""
+
+    def __init__(self, k, x_scale, l_scale):
+        self.k, self.xs, self.ls = k, x_scale, l_scale
+
+    def xa(self, y):
+        return y[0] * self.xs, math.exp(y[1] * self.ls)
+
+    def y(self, x, a):
+        return np.array([x / self.xs, math.log(a) / self.ls])
+
+    def __call__(self, y):
+        x, a = self.xa(y)
+        return self.k(x, a), x, a
+
+    def tangent(self, d, a, prev=None):
+        """Null vector of ``[F_xx x_scale, alpha F_xa l_scale]``, continuing ``prev``."""
+        t = np.array([a * d[4] * self.ls, -d[2] * self.xs])
+        n = np.hypot(*t)
+        if n == 0 or not np.isfinite(n):
+            raise ContinuationError("degenerate tangent (singular point of F_x = 0)")
+        t /= n
+        if prev is not None and t @ prev < 0:
+            t = -t
+        return t
+
+
+def _correct(sk: _Scaled, yp, t, y, h):
+    """Newton corrector from the predictor ``yp`` on ``{F_x = 0, t.(y - yp) = 0}``; None if it fails."""
+    yn = yp.copy()
+    for _ in range(12):
+        d, x, a = sk(yn)
+        J = np.array([[d[2] * sk.xs, a * d[4] * sk.ls], [t[0], t[1]]])
+        try:
+            step = np.linalg.solve(J, -np.array([d[1], t @ (yn - yp)]))
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(step)):
+            return None
+        yn = yn + step
+        if np.max(np.abs(step)) < 1e-14:
+            break
+    d, x, a = sk(yn)
+    if stationarity_residual(d, x, a) < RTOL_ACCEPT and np.linalg.norm(yn - y) < 2.5 * h:
+        return yn, d
+    return None
 
 
 def trace(
@@ -174,129 +250,124 @@ def trace(
     direction: int,
     alpha_range: tuple,
     x_range: tuple,
-    x_scale: float,
+    x_scale: float = 1.0,
     h: float = 0.01,
     h_min: float = 1e-7,
     h_max: float = 0.05,
-    max_steps: int = 20000,
+    max_steps: int = 40000,
+    x_floor: float | None = None,
 ) -> Curve:
     """Trace the curve ``F_x = 0`` through ``(x0, alpha0)`` starting with alpha moving ``direction``.
 
     Stops when alpha leaves ``alpha_range`` or ``x`` leaves ``x_range`` (the last point is placed
-    on the boundary). Folds are located and refined on the way.
+    on the boundary). Folds are located and refined on the way. The log-alpha scale is
+    ``l_scale = min(1, log(a_hi/a_lo))``: steps of at most ``h_max`` in the scaled coordinates,
+    i.e. at most 5 % in alpha, and at least ~20 steps across a narrow window. With ``x_floor``
+    the x scale follows the curve, ``x_scale = max(|x|, x_floor)`` (rescaled whenever it changes by
+    a factor 2): a relative metric in ``x`` for variables such as ``u = m^2`` whose folds can sit at
+    ``u ~ 1/g``, many decades below 1 (linear attention at large ``T``).
     """
     a_lo, a_hi = alpha_range
     x_lo, x_hi = x_range
-    a_scale = a_hi - a_lo
-    xs, As, Fs, Fxxs, res = [], [], [], [], []
+    if x_floor is not None:
+        x_scale = max(abs(x0), x_floor)
+    sk = _Scaled(k, x_scale, min(1.0, math.log(a_hi / a_lo)))
+    pts = []  # (x, alpha, F, F_xx, residual)
     folds: list[Fold] = []
 
     d = k(x0, alpha0)
-    if abs(d[1]) > 1e-8:
-        raise ContinuationError(f"start point is not stationary: |F_x|={abs(d[1]):.3g}")
-    t = _tangent(d, x_scale, a_scale)
+    r0 = stationarity_residual(d, x0, alpha0)
+    if r0 > 1e-8:
+        raise ContinuationError(f"start point is not stationary: relative residual {r0:.3g}")
+    t = sk.tangent(d, alpha0)
     if t[1] * direction < 0 or (t[1] == 0 and direction < 0):
         t = -t
-    y = np.array([x0 / x_scale, alpha0 / a_scale])
+    y = sk.y(x0, alpha0)
 
     def record(yv, dv):
-        xs.append(yv[0] * x_scale)
-        As.append(yv[1] * a_scale)
-        Fs.append(dv[0])
-        Fxxs.append(dv[2])
-        res.append(abs(dv[1]))
+        xv, av = sk.xa(yv)
+        pts.append((xv, av, dv[0], dv[2], stationarity_residual(dv, xv, av)))
 
     record(y, d)
     end = "max_steps"
     for _ in range(max_steps):
-        ok = False
-        hit_boundary = None
+        got, hit_boundary = None, None
         while h >= h_min:
             yp = y + h * t
             if not (x_lo <= yp[0] * x_scale <= x_hi):
                 # the predictor leaves the x-domain: end exactly on the boundary if the curve does
-                yb = _boundary_point(k, y, yp, x_scale, a_scale, -math.inf, math.inf, x_lo, x_hi)
+                yb = _boundary_point(sk, y, yp, -math.inf, math.inf, x_lo, x_hi)
                 if yb is not None and np.linalg.norm(yb - y) < 2.5 * h:
                     hit_boundary = yb
                     break
                 h *= 0.5
                 continue
-            yn = yp.copy()
-            for it in range(12):
-                dn = k(yn[0] * x_scale, yn[1] * a_scale)
-                R = np.array([dn[1], t @ (yn - yp)])
-                J = np.array([[dn[2] * x_scale, dn[4] * a_scale], [t[0], t[1]]])
-                try:
-                    step = np.linalg.solve(J, -R)
-                except np.linalg.LinAlgError:
-                    break
-                if not np.all(np.isfinite(step)):
-                    break
-                yn = yn + step
-                if np.max(np.abs(step)) < 1e-13:
-                    break
-            dn = k(yn[0] * x_scale, yn[1] * a_scale)
-            if np.isfinite(dn[1]) and abs(dn[1]) < 1e-10 and np.linalg.norm(yn - y) < 2.5 * h:
-                ok = True
+            got = _correct(sk, yp, t, y, h)
+            if got is not None:
                 break
             h *= 0.5
         if hit_boundary is not None:
-            if a_lo <= hit_boundary[1] * a_scale <= a_hi:
-                record(hit_boundary, k(hit_boundary[0] * x_scale, hit_boundary[1] * a_scale))
+            xb, ab = sk.xa(hit_boundary)
+            if a_lo <= ab <= a_hi:
+                record(hit_boundary, k(xb, ab))
                 end = "x_range"
                 break
-            ok = False
-        if not ok:
-            raise ContinuationError(
-                f"corrector failed near x={y[0] * x_scale:.6g}, alpha={y[1] * a_scale:.6g} (step below {h_min:g})"
-            )
-        tn = _tangent(dn, x_scale, a_scale, t)
+            yb = _boundary_point(sk, y, hit_boundary, a_lo, a_hi, x_lo, x_hi)  # leaves the alpha window first
+            if yb is not None:
+                record(yb, k(*sk.xa(yb)))
+                end = "alpha_range"
+                break
+        if got is None:
+            xc, ac = sk.xa(y)
+            raise ContinuationError(f"corrector failed near x={xc:.6g}, alpha={ac:.6g} (step below {h_min:g})")
+        yn, dn = got
+        xcur, acur = sk.xa(yn)
+        tn = sk.tangent(dn, acur, t)
         if np.sign(tn[1]) != np.sign(t[1]) and t[1] != 0:
-            # fold between y and yn: bisect on the secant for t_alpha = 0, then extended Newton
-            folds.append(refine_fold_bracketed(k, (y[0] * x_scale, y[1] * a_scale), (yn[0] * x_scale, yn[1] * a_scale),
-                                               x_scale, a_scale))
-        xcur, acur = yn[0] * x_scale, yn[1] * a_scale
+            # fold between y and yn: bisect on F_xx along alpha(x), then check the extended system
+            folds.append(refine_fold_bracketed(k, sk.xa(y), (xcur, acur), x_scale))
         if acur < a_lo or acur > a_hi or xcur < x_lo or xcur > x_hi:
             end = "alpha_range" if (acur < a_lo or acur > a_hi) else "x_range"
-            # place the end point on the boundary by linear interpolation then Newton
-            yb = _boundary_point(k, y, yn, x_scale, a_scale, a_lo, a_hi, x_lo, x_hi)
+            yb = _boundary_point(sk, y, yn, a_lo, a_hi, x_lo, x_hi)
             if yb is not None:
-                record(yb, k(yb[0] * x_scale, yb[1] * a_scale))
+                record(yb, k(*sk.xa(yb)))
             break
         record(yn, dn)
         y, t = yn, tn
         h = min(h * 1.3, h_max)
-    return Curve(
-        x=np.array(xs), alpha=np.array(As), F=np.array(Fs), F_xx=np.array(Fxxs), residual=np.array(res),
-        folds=folds, end_reasons=("start", end),
-    )
+        if x_floor is not None:
+            xs_new = max(abs(xcur), x_floor)
+            if not 0.5 < xs_new / sk.xs < 2.0:  # rescale x: same point and direction, new metric
+                tp = np.array([t[0] * sk.xs / xs_new, t[1]])
+                sk.xs = xs_new
+                t = tp / np.hypot(*tp)
+                y = sk.y(xcur, acur)
+                x_scale = xs_new
+    arr = np.array(pts, float)
+    return Curve(x=arr[:, 0], alpha=arr[:, 1], F=arr[:, 2], F_xx=arr[:, 3], residual=arr[:, 4],
+                 folds=folds, end_reasons=("start", end))
 
 
-def _boundary_point(k, y, yn, x_scale, a_scale, a_lo, a_hi, x_lo, x_hi):
+def _boundary_point(sk: _Scaled, y, yn, a_lo, a_hi, x_lo, x_hi):
     """Point of the curve on the domain boundary between ``y`` (inside) and ``yn`` (outside)."""
-    x0, a0 = y[0] * x_scale, y[1] * a_scale
-    x1, a1 = yn[0] * x_scale, yn[1] * a_scale
+    k = sk.k
+    (x0, a0), (x1, a1) = sk.xa(y), sk.xa(yn)
     if a1 < a_lo or a1 > a_hi:
         ab = a_lo if a1 < a_lo else a_hi
-        w = (ab - a0) / (a1 - a0)
+        w = (math.log(ab) - math.log(a0)) / (math.log(a1) - math.log(a0))
         xg = x0 + w * (x1 - x0)
         try:
             xb, _ = newton_x(k, xg, ab, min(x0, x1) - abs(x1 - x0), max(x0, x1) + abs(x1 - x0))
         except ContinuationError:
             return None
-        return np.array([xb / x_scale, ab / a_scale])
+        return sk.y(xb, ab)
     xb = x_lo if x1 < x_lo else x_hi
     w = (xb - x0) / (x1 - x0)
-    ag = a0 + w * (a1 - a0)
-    a = ag
-    for _ in range(50):  # Newton in alpha at fixed x on the boundary
-        d = k(xb, a)
-        if d[4] == 0:
-            return None
-        da = -d[1] / d[4]
-        a += da
-        if abs(da) < 1e-13 * max(1.0, abs(a)):
-            break
-    if not (min(a0, a1) - abs(a1 - a0) <= a <= max(a0, a1) + abs(a1 - a0)) or abs(k(xb, a)[1]) > 1e-9:
+    ag = math.exp(math.log(a0) + w * (math.log(a1) - math.log(a0)))
+    try:
+        a = alpha_at_x(k, xb, ag)
+    except ContinuationError:
         return None
-    return np.array([xb / x_scale, a / a_scale])
+    if not (min(a0, a1) / 2 <= a <= 2 * max(a0, a1)):
+        return None
+    return sk.y(xb, a)

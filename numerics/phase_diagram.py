@@ -30,6 +30,9 @@ from .solve import _minima_on_grid, solve
 VARIABLE = ("sigma2", "nu", "T")
 
 
+SPACINGS = ("lin", "log")
+
+
 @dataclass
 class PhaseDiagram:
     model: Model
@@ -37,20 +40,40 @@ class PhaseDiagram:
     rows: list  # dicts: value, transition, alpha_c, alpha_spinodal_low, alpha_spinodal_high, m_below, m_above, error
     special: dict = field(default_factory=dict)  # {"critical_end_point": {...}} / {"tricritical_point": {...}}
     grid: dict | None = None  # phase_map output
+    spacing: str = "lin"
+    n_requested: int | None = None
 
     def to_dict(self) -> dict:
-        d = {"model": self.model.to_dict(), "vary": self.vary, "rows": self.rows, "special": self.special}
+        d = {"model": self.model.to_dict(), "vary": self.vary, "spacing": self.spacing,
+             "n_requested": self.n_requested, "n_values": len(self.rows), "rows": self.rows, "special": self.special}
         if self.grid is not None:
             d["grid"] = {k: np.asarray(v).tolist() for k, v in self.grid.items()}
         return d
 
 
-def _values(vary, lo, hi, n):
+def default_spacing(vary: str) -> str:
+    """``"log"`` for ``T`` (integers spread over decades), ``"lin"`` for ``sigma2`` and ``nu``."""
+    return "log" if vary == "T" else "lin"
+
+
+def parameter_values(vary: str, lo: float, hi: float, n: int, spacing: str | None = None) -> list:
+    """The values of the varied parameter: ``n`` points from ``lo`` to ``hi``, linearly or
+    logarithmically spaced (``spacing``; default :func:`default_spacing`).
+
+    ``T`` takes integers: the spaced points are rounded and duplicates dropped, so fewer than ``n``
+    values come back when the range holds fewer distinct integers (the caller reports it).
+    """
+    spacing = spacing or default_spacing(vary)
+    if spacing not in SPACINGS:
+        raise ParameterError("spacing", spacing, f"must be one of {', '.join(SPACINGS)}")
+    if n < 2:
+        raise ParameterError("n", n, "must be >= 2")
+    if spacing == "log" and lo <= 0:
+        raise ParameterError("range", (lo, hi), "log spacing needs lo > 0")
+    pts = np.geomspace(lo, hi, n) if spacing == "log" else np.linspace(lo, hi, n)
     if vary == "T":
-        return list(range(int(math.ceil(lo)), int(math.floor(hi)) + 1))
-    if lo > 0 and hi / lo > 20:
-        return list(np.geomspace(lo, hi, n))
-    return list(np.linspace(lo, hi, n))
+        return [int(v) for v in np.unique(np.round(pts).astype(np.int64))]
+    return [float(v) for v in pts]
 
 
 def _solve_at(model, vary, v):
@@ -58,7 +81,8 @@ def _solve_at(model, vary, v):
     return r.transition
 
 
-def phase_lines(model: Model, vary: str, lo: float, hi: float, n: int = 25, progress=None) -> PhaseDiagram:
+def phase_lines(model: Model, vary: str, lo: float, hi: float, n: int = 25, progress=None,
+                spacing: str | None = None) -> PhaseDiagram:
     """Solve along one parameter and locate the critical end point / tricritical point.
 
     Parameters
@@ -67,17 +91,18 @@ def phase_lines(model: Model, vary: str, lo: float, hi: float, n: int = 25, prog
     lo, hi : float
         Range of the parameter (``T``: integers in [lo, hi]).
     n : int
-        Number of values (ignored for ``T``).
+        Number of values (for ``T``: at most ``n`` distinct integers, see :func:`parameter_values`).
+    spacing : {"lin", "log"}, optional
+        Spacing of the values (default :func:`default_spacing`: log for ``T``, lin otherwise).
     """
     if vary not in VARIABLE:
         raise ParameterError("vary", vary, f"must be one of {', '.join(VARIABLE)}")
     if not (lo < hi):
         raise ParameterError("range", (lo, hi), "needs lo < hi")
-    model.replace(**{vary: lo}), model.replace(**{vary: hi})  # validate both ends
-    if n < 2:
-        raise ParameterError("n", n, "must be >= 2")
+    model.replace(**{vary: int(lo) if vary == "T" else lo}), model.replace(**{vary: int(hi) if vary == "T" else hi})
+    spacing = spacing or default_spacing(vary)
+    values = parameter_values(vary, lo, hi, n, spacing)
     rows = []
-    values = _values(vary, lo, hi, n)
     for i, v in enumerate(values):
         try:
             t = _solve_at(model, vary, v)
@@ -87,7 +112,7 @@ def phase_lines(model: Model, vary: str, lo: float, hi: float, n: int = 25, prog
             print(f"warning: {vary}={v:g}: {exc}", file=sys.stderr)
         if progress:
             progress(i + 1, len(values))
-    pd = PhaseDiagram(model, vary, rows)
+    pd = PhaseDiagram(model, vary, rows, spacing=spacing, n_requested=n)
     # critical end point: first-order <-> crossover switch between neighbouring values
     kinds = [r.get("transition") for r in rows]
     for i in range(len(rows) - 1):
@@ -177,9 +202,13 @@ def plot_phase_diagram(pd: PhaseDiagram, path) -> Path:
     for name, sp in pd.special.items():
         ax.plot([sp[pd.vary]], [sp["alpha"]], "*", color="red", ms=14, label=name.replace("_", " "))
     m = pd.model
-    ax.set(xlabel=pd.vary, ylabel=r"$\alpha$", title=f"phase diagram: {m.attention} / {m.prior} / {m.objective}")
-    if pd.vary != "T" and len(v) > 1 and v.max() / v.min() > 20:
+    ax.set(xlabel=f"{pd.vary} ({pd.spacing} spacing)", ylabel=r"$\alpha$",
+           title=f"phase diagram: {m.attention} / {m.prior} / {m.objective}")
+    if pd.spacing == "log":
         ax.set_xscale("log")
+    al = [r[k] for r in rows for k in ("alpha_c", "alpha_spinodal_low", "alpha_spinodal_high") if r.get(k)]
+    if al and max(al) / min(al) > 30:
+        ax.set_yscale("log")
     ax.legend(fontsize=7, loc="upper right")
     from .plotting import save_figure
 

@@ -15,7 +15,7 @@ import sys
 from .common import CliParser
 
 COMMANDS = (
-    "solve", "phase_diagram", "check_ansatz", "codegen", "derive",
+    "solve", "phase_diagram", "scaling", "check_ansatz", "codegen", "derive",
     "verify", "switching", "train", "langevin",
 )
 """Command modules of :mod:`copyhead.cli`, in the order ``--help`` lists them."""

@@ -13,7 +13,11 @@ def add_arguments(p):
     add_model_args(p, attention_default="softmax")
     p.add_argument("--vary", nargs=3, metavar=("PARAM", "LO", "HI"), required=True,
                    help="parameter (sigma2, nu or T) and its range")
-    p.add_argument("--n", type=int, default=25, help="number of parameter values")
+    p.add_argument("--n", type=int, default=25,
+                   help="number of parameter values (T: at most N distinct integers after rounding)")
+    p.add_argument("--spacing", choices=("lin", "log"), default=None,
+                   help="spacing of the parameter values (default: log for T, lin for sigma2 and nu); "
+                        "stated in the output")
     p.add_argument("--grid", type=int, default=60, help="resolution of the m_global map (0: none)")
     p.add_argument("--alpha-min", type=float, default=None, help="alpha range of the map (default: from the lines)")
     p.add_argument("--alpha-max", type=float, default=None)
@@ -32,27 +36,47 @@ def _parse_vary(vary):
 
 
 def run(args) -> int:
+    import time
+
     import numpy as np
 
     name, lo, hi = _parse_vary(args.vary)
     model = model_from_args(args)
-    folder = outdir(args.outdir)
-    from copyhead.io import write_json
-    from copyhead.numerics.phase_diagram import phase_lines, phase_map, plot_phase_diagram
+    from copyhead.numerics.phase_diagram import (VARIABLE, default_spacing, parameter_values, phase_lines, phase_map,
+                                                 plot_phase_diagram)
+    from copyhead.theory.model import ParameterError
 
-    pd = phase_lines(model, name, lo, hi, n=args.n, progress=None if args.json else ProgressBar("phase lines"))
+    if name not in VARIABLE:
+        raise ParameterError("vary", name, f"must be one of {', '.join(VARIABLE)}")
+    spacing = args.spacing or default_spacing(name)
+    values = parameter_values(name, lo, hi, args.n, spacing)  # validates n, spacing and the range
+    if args.grid < 0:
+        raise ParameterError("grid", args.grid, "must be >= 0")
+    folder = outdir(args.outdir)
+    from copyhead.io import provenance, write_json
+
+    t0 = time.perf_counter()
+    note = f"{name}: {len(values)} values, {spacing} spacing, from {values[0]:g} to {values[-1]:g}"
+    if len(values) < args.n:
+        note += f" ({args.n} requested; only {len(values)} distinct integers)"
+    if not args.json:
+        print(note)
+    pd = phase_lines(model, name, lo, hi, n=args.n, spacing=spacing,
+                     progress=None if args.json else ProgressBar("phase lines"))
     if args.grid > 0:
         vals = np.array([r["value"] for r in pd.rows])
         if name != "T":
-            vals = np.geomspace(lo, hi, args.grid) if hi / lo > 20 else np.linspace(lo, hi, args.grid)
+            vals = np.array(parameter_values(name, lo, hi, args.grid, spacing))
         al = [r[k] for r in pd.rows for k in ("alpha_c", "alpha_spinodal_low", "alpha_spinodal_high") if r.get(k)]
         a_lo, a_hi = (args.alpha_min, args.alpha_max) if args.alpha_min else (0.6 * min(al), 1.5 * max(al))
-        pd.grid = phase_map(model, name, vals, np.linspace(a_lo, a_hi, args.grid))
+        spaced = np.geomspace if a_hi / a_lo > 30 else np.linspace
+        pd.grid = phase_map(model, name, vals, spaced(a_lo, a_hi, args.grid))
     stem = f"phase_{model.key}_{name}"
-    j = write_json(pd.to_dict(), folder / f"{stem}.json")
+    j = write_json(pd.to_dict(), folder / f"{stem}.json", provenance=provenance(wall_s=time.perf_counter() - t0))
     png = plot_phase_diagram(pd, folder / f"{stem}.png")
     if args.json:
-        print(json.dumps({"rows": pd.rows, "special": pd.special}))
+        print(json.dumps({"vary": name, "spacing": spacing, "n_requested": args.n, "n_values": len(pd.rows),
+                          "rows": pd.rows, "special": pd.special}))
         return 0
     print(f"{name:>10s}  {'transition':13s} {'alpha_c':>11s} {'sp_low':>11s} {'sp_high':>11s}")
     f = lambda v: f"{v:11.5f}" if isinstance(v, float) else f"{'-':>11s}"  # noqa: E731

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 
 from .common import add_model_args, model_from_args, outdir
@@ -33,28 +34,37 @@ def alpha_range(args):
 
 
 def run(args) -> int:
+    import sys
+
     attentions = [args.attention] if args.attention else ["softmax", "linear"]
     models = [model_from_args(args, attention=a) for a in attentions]  # validate before computing
     window = alpha_range(args)
+    if window is not None:
+        from copyhead.theory.model import ParameterError
+
+        if not (0 < window[0] < window[1] and math.isfinite(window[1])):
+            raise ParameterError("alpha range", window, "needs 0 < --alpha-min < --alpha-max, finite")
     write_files = args.outdir is not None or args.attention is None
     folder = outdir(args.outdir or DEFAULT_OUTDIR) if write_files else None
-    from copyhead.io import write_json
+    from copyhead.io import provenance, write_json
     from copyhead.numerics.plotting import save_branches_csv, save_solve_figures
     from copyhead.numerics.solve import format_table, solve
 
-    out = {}
+    out, walls = {}, {}
     for model in models:
         t0 = time.perf_counter()
         res = solve(model, alpha_range=window)
+        walls[model.attention] = time.perf_counter() - t0
         out[model.attention] = res
         if not args.json:
             print(format_table(res))
-            print(f"  solved in {time.perf_counter() - t0:.3f} s\n")
+            print(f"  solved in {walls[model.attention]:.3f} s\n")
     if folder is not None:
         for att, res in out.items():
             paths = [] if args.no_plots else save_solve_figures(res, folder)
             paths.append(save_branches_csv(res, folder / f"{res.model.key}_branches.csv"))
-            paths.append(write_json(res.to_dict(), folder / f"{res.model.key}.json"))
+            paths.append(write_json(res.to_dict(), folder / f"{res.model.key}.json",
+                                    provenance=provenance(wall_s=walls[att])))
             if not args.json:
                 print(f"[{att}] wrote " + ", ".join(str(p) for p in paths))
     if args.json:
@@ -62,4 +72,8 @@ def run(args) -> int:
             print(json.dumps(next(iter(out.values())).to_dict()))
         else:
             print(json.dumps({att: r.to_dict() for att, r in out.items()}))
-    return 0
+    bad = [r for r in out.values() if not r.converged]
+    for r in bad:
+        print(f"copyhead: solver did not converge: {r.model.attention}: largest relative residual "
+              f"{r.max_residual:.3g} (tolerance: branch points 1e-9, alpha_c 1e-8)", file=sys.stderr)
+    return 1 if bad else 0
