@@ -15,7 +15,7 @@ kind of phase; the copy threshold ``theta`` (``2/T`` for softmax, twice the unif
 separates the disordered and copy branches of one head:
 
 * heads all alike and every head reflection symmetric: ``uniform`` (``max |m_hk| <= theta``) or
-  ``unspecialised`` (copying every parent alike);
+  ``unspecialised`` (copying every parent alike; ``copying`` when ``K = 1``);
 * heads all alike, not reflection symmetric: ``copying`` (``H = 1``: the head picks a parent)
   or ``redundant`` (all heads prefer the same parent);
 * heads differ: ``specialised`` when the heads' preferred parents (``argmax_k m_hk``, for heads
@@ -65,7 +65,9 @@ def phase_label(fe, x, tol: float = 1e-6) -> str:
     strong = np.max(np.abs(M), axis=1) > theta
     if heads_alike(fe, x, tol):
         if reflection_symmetric(fe, x, tol):
-            return "unspecialised" if strong.any() else "uniform"
+            if not strong.any():
+                return "uniform"
+            return "copying" if fe.K == 1 else "unspecialised"
         return "copying" if fe.H == 1 else "redundant"
     H, K = M.shape
     if H < K:
@@ -135,6 +137,9 @@ class WindowBranch:
 
     def x_at(self, fe, alpha: float) -> np.ndarray:
         """Stationary state on this branch at ``alpha`` (interpolation along the arc + Newton)."""
+        if not self.covers(alpha):
+            raise ValueError(f"alpha={alpha} outside branch [{self.alpha_min}, {self.alpha_max}]")
+        alpha = min(max(alpha, self.alpha_min), self.alpha_max)
         a = self.alpha
         sgn = np.sign(a - alpha)
         idx = np.nonzero(sgn[:-1] * sgn[1:] <= 0)[0]
@@ -420,8 +425,35 @@ class BranchFinder:
     def branches(self) -> list:
         out = []
         for ic, c in enumerate(self.curves):
-            out.extend(split_curve(self.fe, c, ic))
+            out.extend(split_curve(self.fe, self._attach_known_bps(c), ic))
         return out
+
+    def _attach_known_bps(self, c: WindowCurve) -> WindowCurve:
+        """Insert the known branch points that a curve passes through without an event of its own (the
+        vertex of a pitchfork: the critical eigenvalue of the bifurcating branch touches zero without
+        crossing) as events, so that the pieces on either side start there."""
+        own = [e for e in c.events] + [e for e in (c.start_event, c.end_event) if e is not None]
+        Y = np.hstack([c.x, (c.alpha / self.a_scale)[:, None]])
+        U = Y[1:] - Y[:-1]
+        L = np.maximum(np.linalg.norm(U, axis=1), 1e-300)
+        inserts = []
+        for bp in self.branch_points:
+            if any(e is bp or self.same_point(e.x, e.alpha, bp.x, bp.alpha, 1e-5) for e in own):
+                continue
+            yb = np.concatenate([bp.x, [bp.alpha / self.a_scale]])
+            lam_ = np.clip(np.sum((yb - Y[:-1]) * U, axis=1) / L**2, 0.0, 1.0)
+            dist = np.linalg.norm(Y[:-1] + lam_[:, None] * U - yb, axis=1)
+            i = int(np.argmin(dist))
+            if dist[i] < 0.02 * L[i] + 1e-9 and 0.0 < lam_[i] < 1.0:
+                inserts.append((i, bp))
+        if not inserts:
+            return c
+        events, pos = list(c.events), list(c.event_pos)
+        for i, bp in inserts:  # the event lies between points i and i + 1 (split_curve adds its state)
+            events.append(bp)
+            pos.append(i)
+        return WindowCurve(c.x, c.alpha, c.F, c.eigs, c.residual, events,
+                           c.end_reasons, pos, start_event=c.start_event, end_event=c.end_event)
 
 
 def _join(bwd: WindowCurve, fwd: WindowCurve) -> WindowCurve:

@@ -80,6 +80,10 @@ class WindowFreeEnergy:
             raise ParameterError("model", type(model).__name__, "must be a theory.model.Model")
         if model.objective != "posterior":
             raise ParameterError("objective", model.objective, "the window solver supports the posterior only")
+        if model.attention == "linear" and model.prior == "gaussian" and model.heads > 1:
+            raise ParameterError("prior", model.prior, "linear attention with the gaussian prior is invariant under "
+                                 "rotations of the heads (O(H)): its ordered states form a continuum that the branch "
+                                 "solver does not handle; use the qk prior")
         self.model = model
         self.H, self.K, self.T = model.heads, model.parents, model.T
         self.nu, self.sigma2 = model.nu, model.sigma2

@@ -9,8 +9,8 @@ free energy (eq. (W4), :mod:`numerics.window_branches`) and follows the global m
   where a stable broken branch starts: a supercritical symmetry-breaking bifurcation) or
   ``"crossover"`` (the label changes along one smooth stable branch; only between the two fully
   symmetric phases, where it marks ``max m_hk = theta``);
-* the top-level ``transition`` is the first one into the ``specialised`` phase (``H >= K``) or,
-  for ``H < K``, the first one out of the ``uniform`` phase ("into the copying phase").
+* the top-level ``transition`` is the first one into the ``specialised`` phase (``H >= K > 1``) or,
+  for ``H < K`` (and ``K = 1``), the first one out of the ``uniform`` phase ("into the copying phase").
 
 Every point carries its residual ``|grad F|``; a failure raises :class:`ContinuationError`.
 """
@@ -146,8 +146,14 @@ def find_window_alpha_range(fe) -> tuple:
 
 # ----------------------------------------------------------------------------- global minimum
 def _F_interp(b: WindowBranch, alpha):
+    """F along a stable branch (alpha is monotone on it), +inf outside its alpha interval (relative
+    tolerance 1e-9 at the ends)."""
     order = np.argsort(b.alpha)
-    return np.interp(alpha, b.alpha[order], b.F[order], left=np.inf, right=np.inf)
+    a = np.asarray(alpha, float)
+    tol = 1e-9 * np.maximum(1.0, np.abs(a))
+    inside = (a >= b.alpha_min - tol) & (a <= b.alpha_max + tol)
+    val = np.interp(np.clip(a, b.alpha_min, b.alpha_max), b.alpha[order], b.F[order])
+    return np.where(inside, val, np.inf)
 
 
 def _global_sequence(fe, stable, alpha_range, n: int = 801):
@@ -166,7 +172,20 @@ def _label_at(fe, b: WindowBranch, alpha):
 
 
 def _connected_at_bp(b1: WindowBranch, b2: WindowBranch):
-    """The branch point where stable ``b1`` ends and stable ``b2`` starts (a supercritical bifurcation)."""
+    """The branch point where stable ``b1`` ends and stable ``b2`` starts (a supercritical bifurcation).
+
+    Either the same event object ends ``b1`` and starts ``b2`` (``b2`` was switched onto there), or
+    ``b2`` was traced from a seed through the branch point: its low-alpha end then lies within
+    ``1e-3 alpha_b`` in alpha and ``0.05`` in the state of the branch point (a pitchfork vertex
+    between two traced points; e.g. the degenerate onset of linear attention, whose broken
+    branch is not an axial direction).
+    """
+    for e1 in (b1.start_event, b1.end_event):
+        if e1 is None or e1.kind != "branch":
+            continue
+        i = int(np.argmin(b2.alpha))
+        if 0 <= b2.alpha[i] - e1.alpha < 1e-3 * e1.alpha and np.max(np.abs(b2.x[i] - e1.x)) < 0.05:
+            return e1
     for e1 in (b1.start_event, b1.end_event):
         for e2 in (b2.start_event, b2.end_event):
             if e1 is not None and e1 is e2 and e1.kind == "branch":
@@ -177,8 +196,28 @@ def _connected_at_bp(b1: WindowBranch, b2: WindowBranch):
     return None
 
 
+def _distinct(fe, stable, syms) -> list:
+    """Stable branches up to symmetry: a branch whose state is a symmetric image of an earlier one's
+    (at a common alpha) is dropped (mirror images have the same free energy)."""
+    out = []
+    for b in stable:
+        dup = False
+        for c in out:
+            lo, hi = max(b.alpha_min, c.alpha_min), min(b.alpha_max, c.alpha_max)
+            if hi - lo <= 1e-8 * hi:  # touching at one point (a branch point) is not a duplicate
+                continue
+            a = 0.5 * (lo + hi)
+            xb, xc = b.x_at(fe, a), c.x_at(fe, a)
+            if min(np.max(np.abs(S @ xb - xc)) for S in syms) < 1e-6 * max(1.0, np.max(np.abs(xc))):
+                dup = True
+                break
+        if not dup:
+            out.append(b)
+    return out
+
+
 def _phase_changes(fe, branches, alpha_range) -> list:
-    stable = [b for b in branches if b.stable]
+    stable = _distinct(fe, [b for b in branches if b.stable], fe.symmetry_matrices())
     if not stable:
         raise ContinuationError("no stable branch in the alpha window")
     grid, ib = _global_sequence(fe, stable, alpha_range)
@@ -206,8 +245,10 @@ def _phase_changes(fe, branches, alpha_range) -> list:
         u, v = max(a0, lo_c), min(a1, hi_c)
         dF = lambda a: b1.F_at(fe, a) - b2.F_at(fe, a)  # noqa: E731
         if not (u < v and dF(u) * dF(v) <= 0):
-            raise ContinuationError(f"global minimum jumps between branches near alpha={a0:.6g} without a crossing "
-                                    f"of their free energies")
+            raise ContinuationError(
+                f"global minimum jumps from a {b1.label} branch [{b1.alpha_min:.6g}, {b1.alpha_max:.6g}] to a "
+                f"{b2.label} branch [{b2.alpha_min:.6g}, {b2.alpha_max:.6g}] near alpha={a0:.6g} without a crossing "
+                f"of their free energies")
         ac = brentq(dF, u, v, xtol=1e-13 * v, rtol=1e-14, maxiter=200)
         sp_lo = None if b2.alpha_min <= lo * (1 + 1e-9) else b2.alpha_min
         sp_hi = None if b1.alpha_max >= hi * (1 - 1e-9) else b1.alpha_max
@@ -217,7 +258,7 @@ def _phase_changes(fe, branches, alpha_range) -> list:
 
 
 def _main_transition(model, phases):
-    if model.heads >= model.parents:
+    if model.heads >= model.parents and model.parents > 1:
         cands = [p for p in phases if p.to == "specialised" and p.frm != "specialised"]
     else:
         cands = [p for p in phases if p.frm == "uniform"]
