@@ -152,11 +152,19 @@ class WindowBranch:
             try:
                 x, _ = newton_state(fe, x0, alpha)
             except ContinuationError:
-                continue
+                # near a fold x(alpha) is singular: solve along the arc of this segment instead
+                x = _on_segment(fe, self.x[i], a[i], self.x[i + 1], a[i + 1], alpha)
+                if x is None:
+                    continue
             dist = np.linalg.norm(x - x0)
             if best is None or dist < best[0]:
                 best = (dist, x)
         if best is None:
+            # at a fold or branch point Newton at fixed alpha is singular: a stored (converged) point
+            # within 1e-7 alpha is the answer there
+            i = int(np.argmin(np.abs(a - alpha)))
+            if abs(a[i] - alpha) <= 1e-7 * max(1.0, abs(alpha)):
+                return self.x[i].copy()
             raise ContinuationError(f"no stationary point of the branch found at alpha={alpha:.6g}")
         return best[1]
 
@@ -454,6 +462,37 @@ class BranchFinder:
             pos.append(i)
         return WindowCurve(c.x, c.alpha, c.F, c.eigs, c.residual, events,
                            c.end_reasons, pos, start_event=c.start_event, end_event=c.end_event)
+
+
+def _on_segment(fe, x0, a0, x1, a1, alpha):
+    """The curve point with the given alpha between two neighbouring curve points: corrected chord
+    points ``y(sigma)`` (Newton orthogonal to the chord) and Brent's method on ``alpha(y(sigma))``;
+    regular at a fold, where Newton at fixed alpha is singular. None if it fails."""
+    from scipy.optimize import brentq
+
+    from .window_continuation import _correct
+
+    a_scale = max(abs(a1 - a0), 1e-12)
+    y0 = np.concatenate([x0, [a0 / a_scale]])
+    y1 = np.concatenate([x1, [a1 / a_scale]])
+    t = (y1 - y0) / np.linalg.norm(y1 - y0)
+    n = len(x0)
+
+    def corrected(sig):
+        out = _correct(fe, y0 + sig * (y1 - y0), t, a_scale, maxit=30)
+        if out is None:
+            raise ContinuationError("corrector failed on a segment")
+        return out[0]
+
+    try:
+        f = lambda sig: corrected(sig)[n] * a_scale - alpha  # noqa: E731
+        f0, f1 = f(0.0), f(1.0)
+        if f0 * f1 > 0:
+            return None
+        sig = brentq(f, 0.0, 1.0, xtol=1e-15, rtol=1e-15, maxiter=200)
+        return corrected(sig)[:n]
+    except ContinuationError:
+        return None
 
 
 def _join(bwd: WindowCurve, fwd: WindowCurve) -> WindowCurve:

@@ -242,8 +242,12 @@ def _phase_changes(fe, branches, alpha_range) -> list:
             continue
         # first order: Delta F = 0 between the two stable branches
         lo_c, hi_c = max(b1.alpha_min, b2.alpha_min), min(b1.alpha_max, b2.alpha_max)
-        u, v = max(a0, lo_c), min(a1, hi_c)
         dF = lambda a: b1.F_at(fe, a) - b2.F_at(fe, a)  # noqa: E731
+        da = a1 - a0
+        for widen in range(12):  # the interpolated F may place the crossing one grid step off
+            u, v = max(a0 - widen * da, lo_c), min(a1 + widen * da, hi_c)
+            if u < v and dF(u) * dF(v) <= 0:
+                break
         if not (u < v and dF(u) * dF(v) <= 0):
             raise ContinuationError(
                 f"global minimum jumps from a {b1.label} branch [{b1.alpha_min:.6g}, {b1.alpha_max:.6g}] to a "

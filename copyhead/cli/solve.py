@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import time
 
-from .common import add_model_args, model_from_args, outdir
+from .common import add_model_args, add_window_args, model_from_args, outdir
 
 NAME = "solve"
 HELP = "branches, spinodals, coexistence and classification in alpha"
@@ -13,6 +13,7 @@ DEFAULT_OUTDIR = "copyhead-output"
 
 def add_arguments(p):
     add_model_args(p, attention_default=None)
+    add_window_args(p)
     p.add_argument("--alpha-min", type=float, default=None, help="lower end of the alpha window (default: automatic)")
     p.add_argument("--alpha-max", type=float, default=None, help="upper end of the alpha window (default: automatic)")
     p.add_argument("--json", action="store_true", help="print one JSON object (per attention)")
@@ -33,6 +34,10 @@ def alpha_range(args):
 
 
 def run(args) -> int:
+    if getattr(args, "heads", 1) != 1 or getattr(args, "parents", 1) != 1:  # window copier (issue 14)
+        from ._window import run_solve
+
+        return run_solve(args, DEFAULT_OUTDIR)
     attentions = [args.attention] if args.attention else ["softmax", "linear"]
     models = [model_from_args(args, attention=a) for a in attentions]  # validate before computing
     window = alpha_range(args)
