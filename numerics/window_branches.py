@@ -27,8 +27,7 @@ separates the disordered and copy branches of one head:
 from __future__ import annotations
 
 import itertools
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
@@ -149,13 +148,17 @@ class WindowBranch:
         for i in idx:
             wgt = 0.0 if a[i + 1] == a[i] else (alpha - a[i]) / (a[i + 1] - a[i])
             x0 = self.x[i] + wgt * (self.x[i + 1] - self.x[i])
-            try:
-                x, _ = newton_state(fe, x0, alpha)
-            except ContinuationError:
-                # near a fold x(alpha) is singular: solve along the arc of this segment instead
-                x = _on_segment(fe, self.x[i], a[i], self.x[i + 1], a[i + 1], alpha)
-                if x is None:
+            seg = float(np.linalg.norm(self.x[i + 1] - self.x[i]))
+            # along the arc first (Newton orthogonal to the chord: stays on this branch near a branch
+            # point, where Newton at fixed alpha may jump to the crossing branch), Newton as fallback
+            x = _on_segment(fe, self.x[i], a[i], self.x[i + 1], a[i + 1], alpha)
+            if x is None:
+                try:
+                    x, _ = newton_state(fe, x0, alpha)
+                except ContinuationError:
                     continue
+                if np.linalg.norm(x - x0) > seg + 1e-6:
+                    continue  # converged to another branch
             dist = np.linalg.norm(x - x0)
             if best is None or dist < best[0]:
                 best = (dist, x)

@@ -95,7 +95,7 @@ class WindowResult:
                                "null_dim": int(e.null.shape[1]), "phase": phase_label(fe, e.x)}
                               for e in self.events if e.kind == "branch"],
             "branches": [b.summary(fe) for b in self.branches],
-            "order_parameter": "m_below/m_above: parent coverage (1/K) sum_k max_h m_hk; specialisation: "
+            "order_parameter": "m_below/m_above: parent coverage (1/K) sum_k max_h |m_hk|; specialisation: "
                                + ("sigma_K(M)" if self.model.heads >= self.model.parents else "max m_hk"),
             "converged": self.converged,
         }
@@ -118,8 +118,9 @@ def _check_finite(obj, path="result"):
 
 
 def coverage(M) -> float:
-    """Parent coverage ``(1/K) sum_k max_h m_hk`` (the window analogue of the copy weight ``m``)."""
-    M = np.asarray(M, float)
+    """Parent coverage ``(1/K) sum_k max_h |m_hk|`` (the window analogue of the copy weight ``m``; the
+    modulus matters only for linear attention, whose heads may copy with a negative sign)."""
+    M = np.abs(np.asarray(M, float))
     return float(np.mean(np.max(M, axis=0)))
 
 
@@ -227,6 +228,9 @@ def _phase_changes(fe, branches, alpha_range) -> list:
         b1, b2 = stable[ib[i]], stable[ib[i + 1]]
         a0, a1 = grid[i], grid[i + 1]
         if b1 is b2:
+            ends = [e.alpha for e in (b1.start_event, b1.end_event) if e is not None]
+            if any(a0 - 2.0 * (a1 - a0) <= ae <= a1 + 2.0 * (a1 - a0) for ae in ends):
+                continue  # the label changes at the branch point itself: the second-order transition
             l0, l1 = _label_at(fe, b1, a0), _label_at(fe, b1, a1)
             if l0 != l1:
                 f = lambda a: float(_label_at(fe, b1, a) == l0) - 0.5  # noqa: E731
@@ -358,12 +362,10 @@ def format_window_table(res: WindowResult) -> str:
     lines.append("  folds                 " + (", ".join(f"{e.alpha:.6f}" for e in res.events if e.kind == "fold") or "none"))
     lines.append("  branch points         " + (", ".join(f"{e.alpha:.6f}" for e in res.events if e.kind == "branch") or "none"))
     lines.append("  branches:")
-    fe = WindowFreeEnergy(m)
     for b in res.branches:
         i_hi = int(np.argmax(b.alpha))
         lines.append(
             f"    {b.label:13s} {'stable' if b.stable else 'unstable':8s} index {b.index}  alpha [{b.alpha_min:10.5f}, "
             f"{b.alpha_max:10.5f}]  M(alpha_max) {np.round(b.M[i_hi], 3).tolist()}  max|grad F| {np.max(b.residual):.1e}"
         )
-    del fe
     return "\n".join(lines)

@@ -17,8 +17,6 @@ iteration / step. Seeds: ``SeedSequence(seed).spawn(len(alphas) + 1)``: data per
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import sys
 import time
@@ -165,7 +163,7 @@ def run_adam(model: Model, alphas, steps: int = 3000, lr: float = 0.03, eps: flo
     W = W.reshape(Rn, K * V, H * V).clone().requires_grad_(True)
     opt = torch.optim.Adam([Q, Kk, W], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr / 100.0)
-    rec = {"step": [], "q": [], "loss": []}
+    rec = {"step": [], "q": [], "coverage": [], "loss": []}
     for k in range(steps + 1):
         opt.zero_grad()
         U = map_loss(Q, Kk, W, counts, model)
@@ -175,6 +173,7 @@ def run_adam(model: Model, alphas, steps: int = 3000, lr: float = 0.03, eps: flo
                 M, _ = order_parameters(A, K)
                 rec["step"].append(k)
                 rec["q"].append(specialisation(M).tolist())
+                rec["coverage"].append(M.amax(dim=1).mean(dim=1).tolist())
                 rec["loss"].append((U / V**2).tolist())
         if k == steps:
             break
@@ -189,16 +188,21 @@ def run_adam(model: Model, alphas, steps: int = 3000, lr: float = 0.03, eps: flo
     gQ, gK, gW = torch.autograd.grad(U.sum(), [Q, Kk, W])
     gnorm = torch.sqrt((gQ**2).sum(dim=(1, 2, 3)) + (gK**2).sum(dim=(1, 2, 3)) + (gW**2).sum(dim=(1, 2)))
     qtr = np.array(rec["q"])
+    ctr = np.array(rec["coverage"])
     rows = []
     for i, a in enumerate(alphas):
-        # symmetry broken: first recorded step with q > 0.05 (q = 0 for identical heads)
+        # symmetry broken: first recorded step with q > 0.05 (q = 0 for identical heads); copying: first
+        # recorded step with coverage (1/K) sum_k max_h m_hk above 2/T (twice the uniform weight)
         brk = np.nonzero(qtr[:, i] > 0.05)[0]
+        cop = np.nonzero(ctr[:, i] > 2.0 / T)[0]
         rows.append({"alpha": a, "q_final": float(q[i]), "M_final": M[i].tolist(), "R_final": R[i].tolist(),
                      "loss_per_V2": float(U[i]) / V**2, "grad_norm": float(gnorm[i]),
-                     "q_initial": float(qtr[0, i]), "break_step": int(rec["step"][brk[0]]) if len(brk) else None})
+                     "q_initial": float(qtr[0, i]), "break_step": int(rec["step"][brk[0]]) if len(brk) else None,
+                     "copy_step": int(rec["step"][cop[0]]) if len(cop) else None})
     return {"model": model.to_dict(), "alphas": alphas, "steps": steps, "lr": lr, "eps": eps, "init_scale": init_scale,
             "seed": seed, "data_seeds": data_seeds, "torch_seed": torch_seed, "rows": rows,
-            "trace": {"step": rec["step"], "q": qtr.tolist()}, "wall_s": time.perf_counter() - t0}
+            "trace": {"step": rec["step"], "q": qtr.tolist(), "coverage": ctr.tolist()},
+            "wall_s": time.perf_counter() - t0}
 
 
 # ----------------------------------------------------------------------------- reporting
@@ -216,10 +220,10 @@ def format_hmc(out: dict) -> str:
 def format_adam(out: dict) -> str:
     lines = [f"window Adam (MAP) from a symmetric start: V={out['model']['V']} eps={out['eps']:g} steps={out['steps']} "
              f"lr={out['lr']:g} ({out['wall_s']:.0f} s)",
-             f"{'alpha':>7s} {'q_final':>8s} {'break_step':>10s} {'|grad U|':>9s}  M_final"]
+             f"{'alpha':>7s} {'q_final':>8s} {'copy_step':>9s} {'break_step':>10s} {'|grad U|':>9s}  M_final"]
     for r in out["rows"]:
-        lines.append(f"{r['alpha']:7.3f} {r['q_final']:8.4f} {str(r['break_step']):>10s} {r['grad_norm']:9.1e}  "
-                     f"{np.round(r['M_final'], 3).tolist()}")
+        lines.append(f"{r['alpha']:7.3f} {r['q_final']:8.4f} {str(r.get('copy_step')):>9s} {str(r['break_step']):>10s} "
+                     f"{r['grad_norm']:9.1e}  {np.round(r['M_final'], 3).tolist()}")
     return "\n".join(lines)
 
 
@@ -238,9 +242,11 @@ def plot_traces(out: dict, path, kind: str) -> Path:
     else:
         st = np.array(out["trace"]["step"])
         q = np.array(out["trace"]["q"])
+        cov = np.array(out["trace"].get("coverage", np.full_like(q, np.nan)))
         for i, r in enumerate(out["rows"]):
-            ax.plot(st, q[:, i], label=f"alpha={r['alpha']:g}")
-        ax.set(xlabel="Adam step", ylabel="specialisation $q=\\sigma_K(M)$", xscale="symlog")
+            line, = ax.plot(st, q[:, i], label=f"alpha={r['alpha']:g}")
+            ax.plot(st, cov[:, i], color=line.get_color(), ls=":", lw=1)
+        ax.set(xlabel="Adam step", ylabel="specialisation $q=\\sigma_K(M)$ (solid), coverage (dotted)", xscale="log")
     m = out["model"]
     ax.set_title(f"window copier H={m['heads']} K={m['parents']}, V={m['V']}: {kind}", fontsize=10)
     ax.legend(fontsize=6, ncol=2)
