@@ -1,6 +1,6 @@
 """Monte Carlo and training studies of the window copier against the V = inf theory.
 
-``python -m copyhead.verification.window_study hmc --V 16 --alphas 20,25,28,35``
+``copyhead window-study hmc --V 16 --alphas 20,25,28,35``
     HMC over all heads' ``(Q_h, K_h)`` with the readouts integrated exactly
     (:class:`verification.window.WindowPosterior`; sampler: the generic
     :func:`copyhead.verification.hmc.hmc_sample`), one data set per alpha shared by two chains, one
@@ -8,7 +8,7 @@
     start); all chains batched. Table of the posterior means of the specialisation ``q = sigma_K(M)``
     and the copy weights ``m_hk`` (MCSE from ArviZ), acceptance, and the V = inf theory on the stable
     branches at that alpha.
-``python -m copyhead.verification.window_study adam --V 16 --alphas 20,30,40,60``
+``copyhead window-study adam --V 16 --alphas 20,30,40,60``
     Adam on the full network (MAP: weight decay = priors) from a symmetric start (all heads equal,
     plus a perturbation of relative size ``--eps``): does training break the head symmetry?
 
@@ -18,7 +18,6 @@ iteration / step. Seeds: ``SeedSequence(seed).spawn(len(alphas) + 1)``: data per
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -251,56 +250,3 @@ def plot_traces(out: dict, path, kind: str) -> Path:
     ax.set_title(f"window copier H={m['heads']} K={m['parents']}, V={m['V']}: {kind}", fontsize=10)
     ax.legend(fontsize=6, ncol=2)
     return save_figure(fig, path)
-
-
-def main(argv=None) -> int:
-    from copyhead.cli.common import CliParser, ProgressBar, add_model_args, add_window_args, floats, model_from_args
-    from copyhead.io import prepare_outdir, provenance, write_json
-
-    ap = CliParser(prog="python -m copyhead.verification.window_study", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="what", required=True)
-    for what in ("hmc", "adam"):
-        p = sub.add_parser(what)
-        add_model_args(p, objective=False)
-        add_window_args(p)
-        p.set_defaults(heads=2, parents=2)
-        p.add_argument("--V", type=int, default=16)
-        p.add_argument("--alphas", default="20,25,28,35")
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--threads", type=int, default=1)
-        p.add_argument("--outdir", default="copyhead-output/window")
-        if what == "hmc":
-            p.add_argument("--iters", type=int, default=2000)
-            p.add_argument("--warmup", type=int, default=1000)
-            p.add_argument("--leapfrog", type=int, default=5)
-        else:
-            p.add_argument("--steps", type=int, default=3000)
-            p.add_argument("--lr", type=float, default=0.03)
-            p.add_argument("--eps", type=float, default=1e-3)
-            p.add_argument("--init-scale", type=float, default=1.0)
-    args = ap.parse_args(argv)
-    try:
-        model = model_from_args(args, objective="posterior")
-        alphas = floats("alphas", args.alphas)
-        folder = prepare_outdir(args.outdir)
-    except ParameterError as exc:
-        print(f"copyhead: error: {exc}", file=sys.stderr)
-        return 2
-    torch.set_num_threads(args.threads)
-    stem = (f"window_{args.what}_{model.attention}_H{model.heads}K{model.parents}_T{model.T}_nu{model.nu:g}"
-            f"_sigma2{model.sigma2:g}_V{model.V}")
-    if args.what == "hmc":
-        out = run_hmc(model, alphas, args.iters, args.warmup, args.leapfrog, args.seed,
-                      progress=ProgressBar("window HMC"))
-        print(format_hmc(out))
-    else:
-        out = run_adam(model, alphas, args.steps, args.lr, args.eps, args.init_scale, args.seed)
-        print(format_adam(out))
-    j = write_json(out, folder / f"{stem}.json", provenance=provenance(seeds=[args.seed], wall_s=out["wall_s"]))
-    png = plot_traces(out, folder / f"{stem}.png", args.what)
-    print(f"wrote {j}, {png}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

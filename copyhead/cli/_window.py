@@ -9,7 +9,7 @@ import time
 from .common import ProgressBar, model_from_args, outdir
 
 
-def run_solve(args, default_outdir: str) -> int:
+def run_solve(args, default_outdir: str, window=None) -> int:
     """``copyhead solve --heads H --parents K``: table (or ``--json``), figures, CSV and JSON per attention."""
     from copyhead.theory.model import ParameterError
 
@@ -21,9 +21,6 @@ def run_solve(args, default_outdir: str) -> int:
         if m.attention == "linear" and m.prior == "gaussian" and m.heads > 1:
             raise ParameterError("prior", m.prior, "linear attention with the gaussian prior has a continuous O(H) "
                                  "head-rotation symmetry (not supported); use --prior qk or --attention softmax")
-    from .solve import alpha_range
-
-    window = alpha_range(args)
     write_files = args.outdir is not None or args.attention is None
     folder = outdir(args.outdir or default_outdir) if write_files else None
     from copyhead.io import provenance, write_json

@@ -37,7 +37,7 @@ def run(args) -> int:
     if getattr(args, "heads", 1) != 1 or getattr(args, "parents", 1) != 1:  # window copier (issue 14)
         from ._window import run_solve
 
-        return run_solve(args, DEFAULT_OUTDIR)
+        return run_solve(args, DEFAULT_OUTDIR, alpha_range(args))
     attentions = [args.attention] if args.attention else ["softmax", "linear"]
     models = [model_from_args(args, attention=a) for a in attentions]  # validate before computing
     window = alpha_range(args)
