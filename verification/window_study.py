@@ -195,7 +195,7 @@ def run_adam(model: Model, alphas, steps: int = 3000, lr: float = 0.03, eps: flo
         brk = np.nonzero(qtr[:, i] > 0.05)[0]
         cop = np.nonzero(ctr[:, i] > 2.0 / T)[0]
         rows.append({"alpha": a, "q_final": float(q[i]), "M_final": M[i].tolist(), "R_final": R[i].tolist(),
-                     "loss_per_V2": float(U[i]) / V**2, "grad_norm": float(gnorm[i]),
+                     "loss_per_V2": float(U[i].detach()) / V**2, "grad_norm": float(gnorm[i].detach()),
                      "q_initial": float(qtr[0, i]), "break_step": int(rec["step"][brk[0]]) if len(brk) else None,
                      "copy_step": int(rec["step"][cop[0]]) if len(cop) else None})
     return {"model": model.to_dict(), "alphas": alphas, "steps": steps, "lr": lr, "eps": eps, "init_scale": init_scale,

@@ -73,3 +73,19 @@ def test_short_hmc_in_the_specialised_phase():
         assert r["q_mean"] > 0.4
         assert abs(r["q_mean"] - q_inf) < 0.12
     assert abs(r_u["q_mean"] - r_s["q_mean"]) < 5 * np.hypot(r_u["q_mcse"], r_s["q_mcse"]) + 0.02
+
+
+def test_window_study_command(tmp_path, capsys):
+    """``copyhead window-study adam``: runs, writes JSON with provenance; bad input exits 2."""
+    import json
+
+    from copyhead.cli import main
+
+    rc = main(["window-study", "adam", "--V", "8", "--alphas", "60", "--steps", "20", "--outdir", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "symmetric start" in out
+    files = list(tmp_path.glob("window_adam_*.json"))
+    assert len(files) == 1 and "provenance" in json.loads(files[0].read_text())
+    assert main(["window-study", "hmc", "--alphas", "-1", "--outdir", str(tmp_path)]) == 2
+    assert "invalid parameter alphas" in capsys.readouterr().err
