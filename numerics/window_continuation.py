@@ -117,16 +117,20 @@ def _tangent(Hs, ga, a_scale, prev=None):
     return t / np.linalg.norm(t)
 
 
-def _correct(fe, y_pred, t, a_scale, maxit: int = 10):
-    """Newton on ``{G = 0, t.(y - y_pred) = 0}`` from the predictor; returns ``(y, derivs)`` or None."""
+def _correct(fe, y_pred, t, a_scale, maxit: int = 10, tight: bool = False):
+    """Newton on ``{G = 0, t.(y - y_pred) = 0}`` from the predictor; returns ``(y, derivs)`` or None.
+
+    ``tight``: converge to ``|grad F| < 1e-12 max(1, alpha)`` (event refinement) instead of :func:`grad_tol`.
+    """
     y = y_pred.copy()
     n = len(y) - 1
+    tol = (lambda a: 1e-12 * max(1.0, abs(a))) if tight else grad_tol
     for _ in range(maxit):
         d = fe.derivatives(y[:n], y[n] * a_scale)
         R = np.concatenate([d[1], [t @ (y - y_pred)]])
         if not np.all(np.isfinite(R)):
             return None
-        if np.max(np.abs(d[1])) < grad_tol(y[n] * a_scale) and abs(R[-1]) < 1e-12:
+        if np.max(np.abs(d[1])) < tol(y[n] * a_scale) and abs(R[-1]) < 1e-12:
             return y, d
         Jm = np.zeros((n + 1, n + 1))
         Jm[:n, :n] = d[2]
@@ -152,7 +156,9 @@ def _refine_event(fe, y0, t0, h, a_scale, k):
 
     def point(sig):
         if sig not in cache:
-            out = _correct(fe, y0 + sig * h * t0, t0, a_scale, maxit=20)
+            out = _correct(fe, y0 + sig * h * t0, t0, a_scale, maxit=20, tight=True)
+            if out is None:
+                out = _correct(fe, y0 + sig * h * t0, t0, a_scale, maxit=20)
             if out is None:
                 raise ContinuationError(f"corrector failed while locating an event near alpha={y0[n] * a_scale:.6g}")
             cache[sig] = out

@@ -59,7 +59,7 @@ def test_H1_K1_reproduces_the_single_head_solver(attention):
     for a, b in ((t.alpha_spinodal_low, ref.alpha_spinodal_low), (t.alpha_spinodal_high, ref.alpha_spinodal_high)):
         assert (a is None) == (b is None)
         if a is not None:
-            assert a == pytest.approx(b, abs=1e-9)
+            assert a == pytest.approx(b, abs=1e-10)
 
 
 @pytest.mark.parametrize("H,K", [(1, 2), (2, 2)])
