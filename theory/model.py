@@ -10,6 +10,10 @@ Conventions (``../shared/design/THEORY.md`` §1, §3):
 * scaling limit ``V -> inf`` at fixed ``T`` with ``alpha = P T / (kappa V^2)`` and
   ``nu = N / V^2``; ``g = sigma2 * alpha``.
 
+Window copier (issue 14; ``theory/window.py``): ``heads = H`` heads of positional attention
+``A_h`` and ``parents = K`` parent offsets, target ``y_t = concat(x_{t-1}, ..., x_{t-K})`` and output
+``f_t = sum_h W_h (A_h X)_t``. ``H = K = 1`` is the copy head above (same keys, kernels, numbers).
+
 ``objective`` selects what is solved: ``"posterior"`` (Bayesian posterior, sampled by HMC /
 Langevin at temperature 1) or ``"map"`` (maximum a posteriori, what Adam with weight decay
 equal to the priors finds; THEORY.md §7).
@@ -85,6 +89,11 @@ class Model:
         Vocabulary size for finite-size computations; ``None`` means the limit ``V -> inf``.
     alpha : float or None
         Amount of data ``alpha = P T / (kappa V^2)``; ``None`` when the model is swept in alpha.
+    heads : int
+        Number of attention heads ``H >= 1`` (window copier; default 1).
+    parents : int
+        Number of parent offsets ``K`` (``1 <= K <= T - 1``): the target is
+        ``concat(x_{t-1}, ..., x_{t-K})`` (default 1, the shift-by-one copy).
     """
 
     T: int = 8
@@ -96,6 +105,8 @@ class Model:
     objective: str = "posterior"
     V: Optional[int] = None
     alpha: Optional[float] = None
+    heads: int = 1
+    parents: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "T", _check_int("T", self.T, 2))
@@ -109,12 +120,23 @@ class Model:
             object.__setattr__(self, "V", _check_int("V", self.V, 2))
         if self.alpha is not None:
             object.__setattr__(self, "alpha", _check_positive("alpha", self.alpha))
+        object.__setattr__(self, "heads", _check_int("heads", self.heads, 1))
+        object.__setattr__(self, "parents", _check_int("parents", self.parents, 1))
+        if self.parents > self.T - 1:
+            raise ParameterError("parents", self.parents, f"must be <= T - 1 = {self.T - 1} (offsets 1..K are distinct)")
 
     # ------------------------------------------------------------------ helpers
     @property
     def key(self) -> str:
-        """Kernel key ``"{attention}_{prior}_{objective}"`` of the generated module."""
-        return f"{self.attention}_{self.prior}_{self.objective}"
+        """Kernel key ``"{attention}_{prior}_{objective}"`` of the generated module; window models
+        (``heads`` or ``parents`` > 1) append ``"_H{heads}K{parents}"`` (file stems)."""
+        base = f"{self.attention}_{self.prior}_{self.objective}"
+        return base if not self.is_window else f"{base}_H{self.heads}K{self.parents}"
+
+    @property
+    def is_window(self) -> bool:
+        """True for a window copier with more than one head or parent (``theory/window.py``)."""
+        return self.heads != 1 or self.parents != 1
 
     def replace(self, **changes) -> "Model":
         """Return a copy with some fields changed (validated again)."""
@@ -160,7 +182,13 @@ class Model:
         return self.N / (V * V)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Fields as a dict; ``heads``/``parents`` only for a window model, so that the single-head
+        dict (JSON outputs, checkpoint records) is unchanged."""
+        d = dataclasses.asdict(self)
+        if not self.is_window:
+            d.pop("heads")
+            d.pop("parents")
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Model":

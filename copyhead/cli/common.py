@@ -69,6 +69,14 @@ def add_model_args(p, attentions=ATTENTIONS, attention_default="softmax", object
         p.add_argument(f"--{name}", type=float, **dflt(name, MODEL_DEFAULTS[name]))
 
 
+def add_window_args(p):
+    """``--heads --parents`` of the window copier (``Model.heads``, ``Model.parents``; 1 and 1 is the
+    copy head). Only commands that handle the window copier add them."""
+    p.add_argument("--heads", type=int, default=MODEL_DEFAULTS["heads"], help="number of attention heads H (window copier)")
+    p.add_argument("--parents", type=int, default=MODEL_DEFAULTS["parents"],
+                   help="number of parent offsets K (target concat(x_{t-1}, ..., x_{t-K}))")
+
+
 def add_run_args(p, outdir="copyhead-output", seed="seed of data and chains", threads=True, json="print the result as JSON"):
     """The options every computing command shares: ``--seed --threads --outdir --json``
     (each left out when its argument is None/False)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from .common import ProgressBar, add_model_args, model_from_args, outdir
+from .common import ProgressBar, add_model_args, add_window_args, model_from_args, outdir
 
 NAME = "phase-diagram"
 HELP = "transition lines in a (parameter, alpha) plane; critical end / tricritical point"
@@ -11,6 +11,7 @@ HELP = "transition lines in a (parameter, alpha) plane; critical end / tricritic
 
 def add_arguments(p):
     add_model_args(p, attention_default="softmax")
+    add_window_args(p)
     p.add_argument("--vary", nargs=3, metavar=("PARAM", "LO", "HI"), required=True,
                    help="parameter (sigma2, nu or T) and its range")
     p.add_argument("--n", type=int, default=25,
@@ -41,6 +42,10 @@ def run(args) -> int:
     import numpy as np
 
     name, lo, hi = _parse_vary(args.vary)
+    if getattr(args, "heads", 1) != 1 or getattr(args, "parents", 1) != 1:  # window copier (issue 14)
+        from ._window import run_phase_diagram
+
+        return run_phase_diagram(args, name, lo, hi)
     model = model_from_args(args)
     from copyhead.numerics.phase_diagram import (VARIABLE, default_spacing, parameter_values, phase_lines, phase_map,
                                                  plot_phase_diagram)

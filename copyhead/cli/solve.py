@@ -5,7 +5,7 @@ import json
 import math
 import time
 
-from .common import add_model_args, model_from_args, outdir
+from .common import add_model_args, add_window_args, model_from_args, outdir
 
 NAME = "solve"
 HELP = "branches, spinodals, coexistence and classification in alpha"
@@ -14,6 +14,7 @@ DEFAULT_OUTDIR = "copyhead-output"
 
 def add_arguments(p):
     add_model_args(p, attention_default=None)
+    add_window_args(p)
     p.add_argument("--alpha-min", type=float, default=None, help="lower end of the alpha window (default: automatic)")
     p.add_argument("--alpha-max", type=float, default=None, help="upper end of the alpha window (default: automatic)")
     p.add_argument("--json", action="store_true", help="print one JSON object (per attention)")
@@ -34,6 +35,10 @@ def alpha_range(args):
 
 
 def run(args) -> int:
+    if getattr(args, "heads", 1) != 1 or getattr(args, "parents", 1) != 1:  # window copier (issue 14)
+        from ._window import run_solve
+
+        return run_solve(args, DEFAULT_OUTDIR, alpha_range(args))
     import sys
 
     attentions = [args.attention] if args.attention else ["softmax", "linear"]
