@@ -20,7 +20,7 @@ import numpy as np
 from copyhead.theory.model import Model, ParameterError
 
 from .continuation import ContinuationError
-from .phase_diagram import VARIABLE, _values
+from .phase_diagram import VARIABLE, default_spacing, parameter_values
 from .window_solve import solve_window
 
 
@@ -52,13 +52,14 @@ def _row(model, vary, v):
 
 
 def window_phase_lines(model: Model, vary: str, lo: float, hi: float, n: int = 15, progress=None,
-                       rtol: float = 1e-4) -> WindowPhaseDiagram:
+                       rtol: float = 1e-4, spacing: str | None = None) -> WindowPhaseDiagram:
     """Solve the window copier along ``vary`` in ``[lo, hi]`` and locate the tricritical point.
 
     Parameters
     ----------
     vary : {"sigma2", "nu", "T"}
-    n : number of values (``T``: the integers in ``[lo, hi]``)
+    n : number of values (``T``: at most ``n`` distinct integers)
+    spacing : ``"lin"`` or ``"log"`` (default: :func:`copyhead.numerics.phase_diagram.default_spacing`)
     rtol : relative width of the final bisection bracket of the tricritical point
     """
     if vary not in VARIABLE:
@@ -68,7 +69,7 @@ def window_phase_lines(model: Model, vary: str, lo: float, hi: float, n: int = 1
     model.replace(**{vary: lo}), model.replace(**{vary: hi})
     if n < 2:
         raise ParameterError("n", n, "must be >= 2")
-    values = _values(vary, lo, hi, n)
+    values = parameter_values(vary, lo, hi, n, spacing or default_spacing(vary))
     rows = []
     for i, v in enumerate(values):
         try:

@@ -61,7 +61,8 @@ def run_phase_diagram(args, name: str, lo: float, hi: float) -> int:
     model = model_from_args(args)
     folder = outdir(args.outdir)
     t0 = time.perf_counter()
-    pd = window_phase_lines(model, name, lo, hi, n=args.n, progress=None if args.json else ProgressBar("phase lines"))
+    pd = window_phase_lines(model, name, lo, hi, n=args.n, spacing=getattr(args, "spacing", None),
+                            progress=None if args.json else ProgressBar("phase lines"))
     wall = time.perf_counter() - t0
     stem = f"phase_{model.key}_{name}"
     j = write_json(pd.to_dict(), folder / f"{stem}.json", provenance=provenance(wall_s=wall))
