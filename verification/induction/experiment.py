@@ -46,19 +46,40 @@ def _loss_summary(model, net, batch, tokens, labels) -> dict:
     return {"model": float(m.mean()), "bayes": float(b.mean()), "gap": float(d.mean()), "gap_se": se}
 
 
-def map_offsets_to_heads(weights: np.ndarray, offsets) -> list:
-    """The head that copies each offset (largest |weight| on it), as 1-based head numbers."""
-    W = np.abs(np.asarray(weights))
-    return [int(np.argmax(W[:, k - 1])) + 1 for k in offsets]
+def peak_offsets(weights: np.ndarray) -> list:
+    """The offset each head copies most (largest |weight|), 1-based, per head."""
+    return [int(k) + 1 for k in np.argmax(np.abs(np.asarray(weights)), axis=1)]
 
 
-def _selector_prediction(model, crit, copier) -> dict:
-    offs = list(crit.predicted)
-    heads = map_offsets_to_heads(copier, offs)
-    names = sorted({f"h{h}" for h in heads}, key=lambda s: int(s[1:]))
-    out = {"predicted": names, "predicted_offsets": offs, "offset_to_head": dict(zip(map(str, offs), heads))}
-    if len(set(heads)) < len(heads):
-        out["note"] = "two predicted offsets are copied by the same head: the model cannot realise the prediction"
+def _selector_prediction(model, crit, copier, names, final) -> dict:
+    """The theory's offset subset read in head space.
+
+    The heads that realise the prediction are those whose peak offset lies in the predicted offset
+    subset ``U*`` (several heads may copy the same parent). A selector subset *agrees* with the
+    prediction when it contains no ``x``, all its heads copy offsets of ``U*`` and together they
+    cover all of ``U*``. ``predicted`` is the smallest such subset (one head per offset, the head
+    with the largest weight on it); ``agreeing_weight`` sums the selector weight of all agreeing
+    subsets, and ``matches_prediction`` says whether the largest selector weight is on one of them.
+    """
+    offs = set(crit.predicted)
+    peaks = peak_offsets(copier)
+    W = np.abs(np.asarray(copier))
+    best = {k: int(np.argmax(W[:, k - 1])) + 1 for k in sorted(offs)}
+    predicted = sorted({f"h{h}" for h in best.values()}, key=lambda s: int(s[1:]))
+
+    def agrees(u):
+        if not u or "x" in u:
+            return False
+        ks = [peaks[int(c[1:]) - 1] for c in u]
+        return set(ks) == offs
+
+    ok = [agrees(u) for u in names]
+    out = {"predicted": predicted, "predicted_offsets": sorted(offs), "head_peak_offsets": peaks,
+           "agreeing_subsets": [u for u, a in zip(names, ok) if a],
+           "agreeing_weight": float(np.sum(np.asarray(final)[ok])) if any(ok) else 0.0,
+           "matches_prediction": bool(ok[int(np.argmax(final))])}
+    if len(set(best.values())) < len(best):
+        out["note"] = "one head has the largest weight on two predicted offsets"
     return out
 
 
@@ -94,12 +115,11 @@ def run_experiment(model: InductionModel, cfg: TrainConfig, sequences: int = 100
     if model.degree >= 1:
         crit = selector_criterion(model, draws=criterion_draws, seed=seeds["criterion"])
         sig = selector_signal(model, tr.tokens, tr.labels, crit.subsets)
-        sel.update(_selector_prediction(model, crit, copier))
+        sel.update(_selector_prediction(model, crit, copier, names, final_sel))
         sel["criterion"] = crit.to_dict()
         sel["signal_train"] = {"offset_subsets": [list(u) for u in sig["subsets"]], "mean": sig["mean"],
                                "se": sig["se"], "definition": "finite-L first-order selector gradient g_U "
                                                               "(perfect copier) averaged over the training set"}
-        sel["matches_prediction"] = sel["winner"] == sel["predicted"]
     out["selector"] = sel
     out["classifier"] = {"a": float(res.a[-1]), "a_trace": res.a}
     out["loss"] = {"train": res.final["train"], "val": res.final["val"], "bayes_val": loss_va["bayes"],

@@ -2,6 +2,9 @@ r"""The two-layer induction-head transformer of seed 003 in torch: simplified an
 
 Shapes: ``B`` sequences, ``L`` tokens, vocabulary ``S``, ``H`` layer-1 heads, window ``M``.
 Positions ``t = 1 .. L`` carry the tokens; position ``L + 1`` is the empty query position.
+Computation is organised by position classes (:func:`encode_positions`): everything at a position
+depends only on its own token and its window, so head outputs are computed once per distinct
+tuple and gathered back (exact; tested against a direct per-position implementation).
 
 Layer 1 (copier). Head ``h`` has one logit ``w_{hk}`` per offset ``k = 1..M``, shared by all
 positions (relative positional attention). Its offset weights are ``A_h = softmax(w_h)``
@@ -181,6 +184,10 @@ class InductionTransformer(torch.nn.Module):
     def loss(self, batch: Batch, selector_weights: torch.Tensor = None) -> torch.Tensor:
         """Mean proper cross-entropy (nats) ``-ln p_eps(y)``."""
         return -torch.log(self.label_probability(batch, selector_weights)).mean()
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """The training loss (:meth:`loss`)."""
+        return self.loss(batch)
 
     # ------------------------------------------------------------------ readouts
     @torch.no_grad()

@@ -59,20 +59,21 @@ def _subset_label(names) -> str:
 
 
 def plot_selector(r: dict, path) -> Path:
-    """Selector weights c_U^2 / sum c^2 over training (left) and at the end (right); the predicted
-    subset is drawn in red and marked."""
+    """Selector weights c_U^2 / sum c^2 over training (left) and at the end (right); the subsets
+    that realise the theory's prediction (heads copying exactly the predicted offsets) are red."""
     plt = _plt()
     sel, tr = r["selector"], r["traces"]
     step, traj = np.asarray(tr["step"]), np.asarray(tr["selector"])
     labels = [_subset_label(u) for u in sel["subsets"]]
     pred = sel.get("predicted")
-    is_pred = [u == pred for u in sel["subsets"]]
+    agree = sel.get("agreeing_subsets", [pred])
+    is_pred = [u in agree for u in sel["subsets"]]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     x = np.maximum(step, 0.5)
     cmap = plt.get_cmap("tab20")
     for i, lab in enumerate(labels):
         kw = dict(color="red", lw=2.4, zorder=5) if is_pred[i] else dict(color=cmap(i % 20), lw=1.1)
-        a1.plot(x, traj[:, i], label=lab + (" (predicted)" if is_pred[i] else ""), **kw)
+        a1.plot(x, traj[:, i], label=lab + (" (theory)" if is_pred[i] else ""), **kw)
     a1.set_xscale("log")
     a1.set_xlabel("step (log; step 0 drawn at 0.5)")
     a1.set_ylabel(r"$c_U^2/\sum_V c_V^2$")
@@ -87,8 +88,8 @@ def plot_selector(r: dict, path) -> Path:
                         color="red", fontsize=8)
     a2.set_xticks(range(len(labels)), labels, rotation=60, fontsize=8)
     a2.set_ylim(0, 1.08)
-    a2.set_title("final selector weights (red: predicted subset" +
-                 (f" = offsets {sel['predicted_offsets']})" if pred else ")"))
+    a2.set_title("final selector weights (red: heads copying the predicted offsets" +
+                 (f" {sel['predicted_offsets']})" if pred else ")"), fontsize=9)
     del bars
     fig.suptitle("selector: " + _title(r), fontsize=8)
     return _save(fig, path)
