@@ -39,7 +39,7 @@ def build(config: dict):
     """Validate a config (unknown keys and bad values raise ``ParameterError``) and return
     ``(resolved config, InductionModel, TrainConfig)``."""
     from copyhead.theory.induction import InductionModel
-    from copyhead.theory.model import ParameterError
+    from copyhead.theory.model import ParameterError, _check_int
     from copyhead.verification.induction.training import TrainConfig
 
     unknown = sorted(set(config) - set(DEFAULTS))
@@ -49,12 +49,11 @@ def build(config: dict):
     model = InductionModel(**{k: cfg[k] for k in (f.name for f in dataclasses.fields(InductionModel))})
     train = TrainConfig(**{k: cfg[k] for k in _TRAIN_KEYS})
     for key, lo in (("sequences", 2), ("criterion_draws", 2), ("seed", 0)):
-        v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ParameterError(key, v, f"must be an integer >= {lo}")
-    vs = cfg["val_sequences"]
-    if vs is not None and (isinstance(vs, bool) or not isinstance(vs, int) or not 1 <= vs < cfg["sequences"]):
-        raise ParameterError("val_sequences", vs, f"must be an integer in [1, sequences - 1]")
+        cfg[key] = _check_int(key, cfg[key], lo)
+    if cfg["val_sequences"] is not None:
+        vs = cfg["val_sequences"] = _check_int("val_sequences", cfg["val_sequences"], 1)
+        if vs >= cfg["sequences"]:
+            raise ParameterError("val_sequences", vs, f"must be < sequences = {cfg['sequences']}")
     cfg.update(window=model.window, lr=train.lr)
     return cfg, model, train
 

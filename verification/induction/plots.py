@@ -109,21 +109,36 @@ def plot_classifier(r: dict, path) -> Path:
 
 
 def plot_loss(r: dict, path) -> Path:
-    """Train and validation cross-entropy (eps-mixed) against the Bayes-optimal floor and ln S."""
+    """Train and validation cross-entropy (eps-mixed) against the Bayes-optimal floor and ln S
+    (left), and the excess over the floor of the same set on a log scale (right)."""
     plt = _plt()
     tr, L = r["traces"], r["loss"]
-    fig, ax = plt.subplots(figsize=(6.5, 4), constrained_layout=True)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
     x = np.maximum(np.asarray(tr["step"]), 0.5)
     ax.plot(x, tr["train_loss"], label="train", color="tab:blue")
     ax.plot(x, tr["val_loss"], label="validation", color="tab:orange")
     ax.axhline(L["bayes_train"], color="tab:blue", ls="--", lw=1, label=f"Bayes, train ({L['bayes_train']:.4f})")
     ax.axhline(L["bayes_val"], color="tab:orange", ls="--", lw=1, label=f"Bayes, validation ({L['bayes_val']:.4f})")
     ax.axhline(L["uniform"], color="k", ls=":", lw=1, label=f"uniform, ln S ({L['uniform']:.4f})")
-    ax.set_xscale("log")
-    ax.set_xlabel("step (log; step 0 drawn at 0.5)")
     ax.set_ylabel("cross-entropy (nats)")
     ax.legend(fontsize=8)
-    ax.set_title("loss vs the Bayes-optimal in-context floor\n" + _title(r), fontsize=8)
+    ax.set_title("loss vs the Bayes-optimal in-context floor", fontsize=9)
+    ex_tr = np.asarray(tr["train_loss"]) - L["bayes_train"]
+    ex_va = np.asarray(tr["val_loss"]) - L["bayes_val"]
+    bx.plot(x, np.where(ex_tr > 0, ex_tr, np.nan), color="tab:blue", label="train - Bayes(train)")
+    bx.plot(x, np.where(ex_va > 0, ex_va, np.nan), color="tab:orange", label="validation - Bayes(validation)")
+    gap, se2 = L["val_minus_bayes"], 2 * L["val_minus_bayes_se"]
+    if gap > 0:  # the lower end of the bar is cut at gap/100 on the log axis
+        bx.errorbar([x[-1]], [gap], yerr=[[min(se2, 0.99 * gap)], [se2]], fmt="o", color="tab:orange", capsize=3,
+                    label=f"final validation gap {gap:.4f} +- {se2:.4f} (2 paired s.e.)")
+    bx.set_yscale("log")
+    bx.set_ylabel("excess cross-entropy (nats)")
+    bx.legend(fontsize=8)
+    bx.set_title("excess over the Bayes floor (same sequences)", fontsize=9)
+    for a in (ax, bx):
+        a.set_xscale("log")
+        a.set_xlabel("step (log; step 0 drawn at 0.5)")
+    fig.suptitle(_title(r), fontsize=8)
     return _save(fig, path)
 
 
