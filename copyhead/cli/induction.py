@@ -144,7 +144,8 @@ def _print_summary(r: dict, files) -> None:
               f"{crit['runner_up_offsets']}) -> heads {{{','.join(sel['predicted'])}}}; head peak offsets "
               f"{sel['head_peak_offsets']}; winner {{{','.join(sel['winner'])}}} -> "
               f"{'agrees' if sel['matches_prediction'] else 'DISAGREES'}; weight on agreeing subsets "
-              f"{sel['agreeing_weight']:.3f}")
+              f"{sel['agreeing_weight']:.3f}, on subsets of predicted-offset copiers only "
+              f"{sel['predicted_only_weight']:.3f}")
     L = r["loss"]
     print(f"  classifier: a = {r['classifier']['a']:.4f} (init {r['classifier']['a_trace'][0]:.4f})")
     print(f"  loss (nats): train {L['train']:.4f} (Bayes {L['bayes_train']:.4f}, gap {L['train_minus_bayes']:+.4f} "

@@ -109,3 +109,30 @@ def test_paper_setting_roles(init):
     assert r["selector"]["agreeing_weight"] >= 0.8 and r["selector"]["matches_prediction"]
     L = r["loss"]
     assert L["val_minus_bayes"] < 3 * L["val_minus_bayes_se"] + 0.01
+
+
+@pytest.mark.slow
+def test_full_variant_roles():
+    """The full variant (token-dependent QK/OV, LayerNorm) at the paper setting, paper start, GD
+    lr 1, 1200 steps: the same copier (each parent copied with weight >= 0.85), the selector weight
+    on subsets made only of parent copiers >= 0.8 (with centred LayerNorm features the selector
+    mixes the parent pair and the single parents, so the exact pair alone is not required), and
+    the validation loss within 3 paired standard errors + 0.01 nats of the Bayes floor."""
+    r = compute({"variant": "full", "steps": 1200, "seed": 1})
+    assert min(r["copier"]["parents"]["weights"]) >= 0.85
+    assert r["selector"]["predicted_only_weight"] >= 0.8
+    L = r["loss"]
+    assert L["val_minus_bayes"] < 3 * L["val_minus_bayes_se"] + 0.01
+
+
+@pytest.mark.slow
+def test_staged_and_joint_reach_the_same_roles():
+    """Staged (c, then w, then a; 400 steps each) and joint training from the paper start end with
+    the same parent copiers, the largest selector weight on the predicted pair (>= 0.8) and
+    validation losses within 0.01 nats of each other."""
+    runs = {s: compute({"schedule": s, "steps": 1200, "seed": 2}) for s in ("staged", "joint")}
+    for r in runs.values():
+        assert r["copier"]["parents"]["heads"] == [1, 2]
+        assert r["selector"]["matches_prediction"] and r["selector"]["agreeing_weight"] >= 0.8
+    assert abs(runs["staged"]["loss"]["val"] - runs["joint"]["loss"]["val"]) < 0.01
+    assert runs["staged"]["traces"]["stage"][1:4] == ["c", "c", "c"]

@@ -59,7 +59,8 @@ def _selector_prediction(model, crit, copier, names, final) -> dict:
     prediction when it contains no ``x``, all its heads copy offsets of ``U*`` and together they
     cover all of ``U*``. ``predicted`` is the smallest such subset (one head per offset, the head
     with the largest weight on it); ``agreeing_weight`` sums the selector weight of all agreeing
-    subsets, and ``matches_prediction`` says whether the largest selector weight is on one of them.
+    subsets, ``predicted_only_weight`` that of all subsets without ``x`` whose heads all copy
+    predicted offsets (subsets with any other head carry the rest), and ``matches_prediction`` says whether the largest selector weight is on one of them.
     """
     offs = set(crit.predicted)
     peaks = peak_offsets(copier)
@@ -73,10 +74,15 @@ def _selector_prediction(model, crit, copier, names, final) -> dict:
         ks = [peaks[int(c[1:]) - 1] for c in u]
         return set(ks) == offs
 
+    def parent_only(u):  # no x, every head copies one of the predicted offsets
+        return bool(u) and "x" not in u and all(peaks[int(c[1:]) - 1] in offs for c in u)
+
     ok = [agrees(u) for u in names]
+    po = [parent_only(u) for u in names]
     out = {"predicted": predicted, "predicted_offsets": sorted(offs), "head_peak_offsets": peaks,
            "agreeing_subsets": [u for u, a in zip(names, ok) if a],
            "agreeing_weight": float(np.sum(np.asarray(final)[ok])) if any(ok) else 0.0,
+           "predicted_only_weight": float(np.sum(np.asarray(final)[po])) if any(po) else 0.0,
            "matches_prediction": bool(ok[int(np.argmax(final))])}
     if len(set(best.values())) < len(best):
         out["note"] = "one head has the largest weight on two predicted offsets"
