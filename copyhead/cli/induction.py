@@ -11,7 +11,6 @@ no files), used by :func:`run` and by sweeps; :data:`DEFAULTS` lists every optio
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from .common import ProgressBar, add_run_args, outdir, set_threads
 

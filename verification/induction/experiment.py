@@ -16,8 +16,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from copyhead.theory.induction import (InductionModel, bayes_predictive, offset_subsets, sample_ngram,
-                                       selector_criterion, selector_signal)
+from copyhead.theory.induction import (InductionModel, bayes_predictive, sample_ngram, selector_criterion,
+                                       selector_signal)
 from copyhead.theory.model import ParameterError
 
 from .model import Batch, parent_coverage
