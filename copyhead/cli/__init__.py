@@ -18,6 +18,7 @@ COMMANDS = (
     "solve", "phase_diagram", "scaling", "check_ansatz", "codegen", "derive",
     "verify", "switching", "train", "langevin",
     "window_study",
+    "induction",
 )
 """Command modules of :mod:`copyhead.cli`, in the order ``--help`` lists them."""
 
