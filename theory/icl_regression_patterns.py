@@ -86,7 +86,8 @@ def alignment(a, b) -> float:
 
 def pattern_summary(Ms, ws, target: Optional[np.ndarray] = None, attention: str = "softmax") -> dict:
     """All metrics of an ``H``-head layer: ``{"heads": [per-head metrics], "zero_sum", "collapsed",
-    "iso_dev", "offdiag", "diag_spread", "y_row", "ov_x" (|mu|-weighted means over heads),
+    "iso_dev", "offdiag", "diag_spread", "y_row", "ov_x", "omega_abs" (|omega mu|-weighted means over
+    heads),
     "gamma_eff" (matrix), "step_eff" (tr Gamma_eff / d), "gamma_iso_dev" (|Gamma_eff - step_eff I|_F /
     |Gamma_eff|_F: the pattern of the *sum* over heads), "align_target", "align_identity"}``.
 
@@ -99,6 +100,8 @@ def pattern_summary(Ms, ws, target: Optional[np.ndarray] = None, attention: str 
     Ms = np.asarray(Ms, dtype=float)
     ws = np.asarray(ws, dtype=float)
     heads = [head_metrics(M, w) for M, w in zip(Ms, ws)]
+    for h in heads:
+        h["omega_abs"] = abs(h["omega"])
     mus = np.array([h["mu"] for h in heads])
     weight = np.abs(mus) * np.abs([h["omega"] for h in heads])
     weight = weight / weight.sum() if weight.sum() > 0 else np.full(len(heads), 1.0 / len(heads))
@@ -114,7 +117,7 @@ def pattern_summary(Ms, ws, target: Optional[np.ndarray] = None, attention: str 
         "align_identity": alignment(G, np.eye(d)),
         "align_target": alignment(G, target) if target is not None else None,
     }
-    for k in ("iso_dev", "offdiag", "diag_spread", "y_row", "ov_x"):
+    for k in ("iso_dev", "offdiag", "diag_spread", "y_row", "ov_x", "omega_abs"):
         vals = np.array([h[k] for h in heads])
         out[k] = float(np.nansum(weight * vals))  # weighted by |omega_h mu_h|: inactive heads do not count
     return out

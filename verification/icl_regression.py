@@ -165,7 +165,8 @@ def train(p: ICLRegression, steps: int, batch: int = 256, lr: float = 1e-3, seed
           record_every: Optional[int] = None, progress: Optional[ProgressFn] = None,
           dtype=torch.float32) -> TrainHistory:
     """Adam (``lr``, default betas) on the mean squared error of ``y_q``, a fresh batch of ``batch``
-    prompts per step, for every seed in ``seeds`` at once (module docstring)."""
+    prompts per step, for every seed in ``seeds`` at once (module docstring). Records the patterns at
+    every ``record_every`` steps (default: ~100 log-spaced and ~100 evenly spaced steps)."""
     from copyhead.theory.model import _check_int
 
     steps = _check_int("steps", steps, 1)
@@ -175,7 +176,12 @@ def train(p: ICLRegression, steps: int, batch: int = 256, lr: float = 1e-3, seed
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ParameterError("seeds", seeds, "at least one seed")
-    record_every = max(1, steps // 200) if record_every is None else _check_int("record_every", record_every, 1)
+    if record_every is None:  # ~100 log-spaced and ~100 evenly spaced records (early emergence and late drift)
+        marks = set(np.unique(np.geomspace(1, steps, 100).round().astype(int)).tolist())
+        marks |= set(range(0, steps + 1, max(1, steps // 100)))
+    else:
+        marks = set(range(0, steps + 1, _check_int("record_every", record_every, 1)))
+    marks.add(steps)
     gens = _generators(seeds)
     W = init_weights(p, gens, dtype)
     opt = torch.optim.Adam(W.parameters(), lr=lr)
@@ -203,7 +209,7 @@ def train(p: ICLRegression, steps: int, batch: int = 256, lr: float = 1e-3, seed
         opt.step()
         acc += per_model.detach().double()
         n_acc += 1
-        if step % record_every == 0 or step == steps:
+        if step in marks:
             record(step)
             acc.zero_()
             n_acc = 0

@@ -89,11 +89,11 @@ def plot_emergence(res, path) -> Path:
     if res.get("pattern_step"):
         for ax in axes.ravel():
             ax.axvline(res["pattern_step"], color="0.5", lw=0.8, ls=":")
-    axes[0, 0].set_ylabel("omega_h (KQ x-block diagonal mean; colour = head)")
-    axes[0, 1].set_ylabel("mu_h (OV y entry; colour = head)")
-    axes[1, 0].set_ylabel("iso_dev (|A - omega I| / |A|, |omega mu|-weighted)")
+    axes[0, 0].set_ylabel("omega_h = tr A_h / d (colour = head)")
+    axes[0, 1].set_ylabel("mu_h = OV y entry (colour = head)")
+    axes[1, 0].set_ylabel("iso_dev = |A - omega I|/|A| (weighted)")
     axes[1, 0].set_yscale("log")
-    axes[1, 1].set_ylabel("training loss (mean since last record)")
+    axes[1, 1].set_ylabel("training loss (mean over steps since last record)")
     axes[1, 1].set_ylim(0.9 * min(r["debiased_gd"][i], np.nanmin(loss[1:])), 1.3 * r["single_head"][i])
     for ax in axes[1]:
         ax.set_xlabel("Adam step")
@@ -114,7 +114,7 @@ def plot_risk(res, path) -> Path:
     fig, ax = plt.subplots(figsize=(7.5, 5))
     att = res["params"]["attention"]
     ax.errorbar(Ls, r["model"], yerr=r["model_se"], marker="o", color="C3", label=f"trained {att} (H={res['params']['heads']})")
-    for key in [k for k in r if k.startswith("model_") and not k.endswith("_se") and "debiased" not in k]:
+    for key in [k for k in r if k.startswith("model_") and not k.endswith("_se") and "debiased" not in k]:  # compare
         ax.errorbar(Ls, r[key], yerr=r[key + "_se"], marker="s", color="C4", label=f"trained {key[6:]}")
     styles = {"single_head": ("C1", "--"), "gd": ("C2", ":"), "gd_opt": ("C2", "-."), "debiased_gd": ("k", "-"),
               "ridge": ("C0", "-")}

@@ -131,7 +131,7 @@ class PosteriorRun:
 
 
 METRICS = ("iso_dev", "gamma_iso_dev", "offdiag", "diag_spread", "y_row", "ov_x", "zero_sum", "collapsed",
-           "step_eff")
+           "step_eff", "omega_abs")
 
 
 def _metrics(p, M, w) -> dict:

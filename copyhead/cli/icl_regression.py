@@ -20,7 +20,7 @@ HELP = "multi-head attention on in-context linear regression: KQ/OV patterns, ri
 
 DEFAULTS = {
     "d": 5, "L": 40, "heads": 2, "sigma2": 0.1, "attention": "softmax", "cov_eigs": None,
-    "steps": 20000, "batch": 256, "lr": 1e-3, "seed": 0, "seeds": 4, "compare": True,
+    "steps": 12000, "batch": 256, "lr": 1e-3, "seed": 0, "seeds": 4, "compare": True,
     "risk_prompts": 20000, "baseline_mc": 50000,
     "posterior": False, "prompts": [30, 100, 300, 1000], "chains": 4, "iters": 300, "warmup": 400,
     "leapfrog": 10, "kappa": None, "prior_kq": 1.0, "prior_ov": 3.0,
@@ -181,8 +181,8 @@ def compute_training(p, c, progress=_silent) -> dict:
                           progress=progress("baselines (ridge, single head)"))
     risk = {"L": Ls, **main.pop("risk"), **{k: v for k, v in base.items() if k != "L"}}
     if other is not None:
-        risk[f"model_{other['attention']}"] = other["risk"]["model"]
-        risk[f"model_{other['attention']}_se"] = other["risk"]["model_se"]
+        for k, v in other["risk"].items():
+            risk[k.replace("model", f"model_{other['attention']}", 1)] = v
     out = {"mode": "train", "params": p.to_dict(), "train_L": p.L, "steps": c["steps"], "batch": c["batch"],
            "lr": c["lr"], "seeds": [c["seed"] + i for i in range(c["seeds"])], **main, "risk": risk,
            "debiased_step": debiased_step(p).tolist()}
@@ -200,7 +200,7 @@ def compute_posterior(p, c, progress=_silent) -> dict:
     from copyhead.theory.icl_regression import debiased_step, risk_debiased_gd
     from copyhead.theory.icl_regression_patterns import head_metrics
     from copyhead.verification.diagnostics import summarize
-    from copyhead.verification.icl_regression_posterior import METRICS, prompts_for_posterior, sample_kq_posterior
+    from copyhead.verification.icl_regression_posterior import METRICS, STARTS, prompts_for_posterior, sample_kq_posterior
 
     half = c["chains"] // 2
     starts = ["prior"] * (c["chains"] - half) + ["pattern"] * half
@@ -213,13 +213,17 @@ def compute_posterior(p, c, progress=_silent) -> dict:
         met = {}
         for k in METRICS:
             v = run.metrics[k]
-            s = summarize(v) if np.all(np.isfinite(v)) and v.shape[1] >= 4 else {}
-            met[k] = {**s, "per_chain": np.nanmean(v, 1).tolist()}
+            met[k] = {"per_chain": np.nanmean(v, 1).tolist()}
+            for start in STARTS:  # chains of one start: within-mode summaries (R-hat across its chains)
+                idx = [i for i, s in enumerate(starts) if s == start]
+                if idx and np.all(np.isfinite(v[idx])) and v.shape[1] >= 4:
+                    met[k][start] = summarize(v[idx])
         rows.append({"P": P, "starts": starts, "metrics": met, "risk_per_chain": run.risk.mean(1).tolist(),
                      "logp_per_chain": run.logp.tolist(), "acceptance": run.acceptance.tolist(),
                      "divergences": run.divergences.tolist(), "step_size": run.step_size.tolist(),
                      "wall_s": run.wall_s,
-                     "example": {"kq": run.M[-1, 0].tolist(), "ov": run.w_mean[-1, 0].tolist()}})
+                     "last_draw": [{"kq": run.M[-1, i].tolist(), "ov": run.w_mean[-1, i].tolist()}
+                                   for i in range(len(starts))]})
     rng = np.random.default_rng(c["seed"])
     prior_iso = [head_metrics(np.pad(rng.standard_normal((p.D, p.d)), ((0, 0), (0, 1))), np.ones(p.D))["iso_dev"]
                  for _ in range(2000)]
@@ -254,15 +258,22 @@ def _print_summary(res):
     head = f"icl-regression: d={p['d']} L={p['L']} H={p['heads']} sigma2={p['sigma2']} {p['attention']}"
     print(head)
     if res["mode"] == "posterior":
-        print(f"  {'P':>6s} {'iso_dev':>16s} {'gamma_iso':>9s} {'zero_sum':>8s} {'collapsed':>9s} {'risk':>7s} {'acc':>5s}")
+        cols = ("iso_dev", "gamma_iso_dev", "zero_sum", "y_row", "ov_x", "collapsed", "step_eff", "omega_abs")
+        print(f"  {'P':>6s} {'start':>7s} " + " ".join(f"{k:>13s}" for k in cols) + f" {'risk':>7s} {'acc':>5s}")
         for row in res["posterior"]:
-            m = row["metrics"]
-            print(f"  {row['P']:6d} " + " ".join(f"{v:.3f}" for v in m["iso_dev"]["per_chain"])
-                  + f"  {sum(m['collapsed']['per_chain']) / len(m['collapsed']['per_chain']):9.2f}"
-                  + f" {sum(row['risk_per_chain']) / len(row['risk_per_chain']):7.4f}"
-                  + f" {sum(row['acceptance']) / len(row['acceptance']):5.2f}")
-        print(f"  prior iso_dev {res['prior_iso_dev']:.3f}; debiased GD risk {res['debiased_gd']:.4f}; "
-              f"wall {res['wall_s']:.0f} s")
+            for start in ("prior", "pattern"):
+                idx = [i for i, s in enumerate(row["starts"]) if s == start]
+                if not idx:
+                    continue
+
+                def avg(v):
+                    return sum(v[i] for i in idx) / len(idx)
+
+                print(f"  {row['P']:6d} {start:>7s} "
+                      + " ".join(f"{avg(row['metrics'][k]['per_chain']):13.3f}" for k in cols)
+                      + f" {avg(row['risk_per_chain']):7.4f} {avg(row['acceptance']):5.2f}")
+        print(f"  (means over the chains of each start; prior iso_dev {res['prior_iso_dev']:.3f}; debiased GD risk "
+              f"{res['debiased_gd']:.4f}, step {res['debiased_step'][0][0]:.4f}); wall {res['wall_s']:.0f} s")
         return
     print(f"  seeds {res['seeds']}: collapsed {res['n_collapsed']}/{len(res['seeds'])}; reported seed "
           f"{res['best_seed']} (collapsed={res['collapsed']}, pattern from step {res['pattern_step']})")
@@ -281,8 +292,11 @@ def _print_summary(res):
     if "compare" in res:
         o = res["compare"]
         key = f"model_{o['attention']}"
-        print(f"  {o['attention']}: risk at L={res['train_L']} {r[key][i]:.4f}; collapsed {o['n_collapsed']}/"
-              f"{len(res['seeds'])}; iso_dev {o['patterns']['iso_dev']:.3f}")
+        print(f"  {o['attention']}: risk at L={res['train_L']} {r[key][i]:.4f} (minus debiased "
+              f"{r[key + '_minus_debiased'][i]:+.4f}+-{r[key + '_minus_debiased_se'][i]:.4f}); iso_dev "
+              f"{o['patterns']['iso_dev']:.3f}, gamma_iso_dev {o['patterns']['gamma_iso_dev']:.3f}, step_eff*L "
+              f"{o['patterns']['step_eff'] * res['train_L']:.4f}; risk at L=100: {r[key][-1]:.4f} vs softmax "
+              f"{r['model'][-1]:.4f}")
     print(f"  wall {res['wall_s']:.0f} s")
 
 
