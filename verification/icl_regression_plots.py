@@ -156,8 +156,9 @@ def plot_preconditioner(res, path) -> Path:
 
 
 def plot_posterior(res, path) -> Path:
-    """Pattern metrics of the KQ posterior (OV integrated out) versus the number of prompts ``P``:
-    per chain (markers: prior starts circles, pattern starts squares)."""
+    """Pattern metrics of the KQ posterior (OV integrated out) versus the number of prompts ``P``, per
+    chain (circles: prior starts, squares: pattern starts; hollow: the chain sits in the same-sign
+    collapsed mode at that ``P``)."""
     rows = res["posterior"]
     Ps = np.array([r["P"] for r in rows])
     keys = [("iso_dev", "per-head iso_dev"), ("gamma_iso_dev", "iso_dev of sum_h mu_h A_h"),
@@ -166,9 +167,13 @@ def plot_posterior(res, path) -> Path:
     starts = rows[0]["starts"]
     for ax, (k, lab) in zip(axes.ravel(), keys):
         for c, s in enumerate(starts):
-            vals = [r["risk_per_chain"][c] if k == "risk" else r["metrics"][k]["per_chain"][c] for r in rows]
-            ax.plot(Ps * (1 + 0.03 * (c - len(starts) / 2)), vals, "o-" if s == "prior" else "s--",
-                    color=f"C{c}", ms=5, lw=0.8, label=f"chain {c} ({s} start)")
+            vals = np.array([r["risk_per_chain"][c] if k == "risk" else r["metrics"][k]["per_chain"][c] for r in rows])
+            col = np.array([r["metrics"]["collapsed"]["per_chain"][c] > 0.5 for r in rows])
+            x = Ps * (1 + 0.03 * (c - len(starts) / 2))
+            m = "o" if s == "prior" else "s"
+            ax.plot(x, vals, ls="-" if s == "prior" else "--", color=f"C{c}", lw=0.8, label=f"chain {c} ({s} start)")
+            ax.plot(x[~col], vals[~col], m, color=f"C{c}", ms=5)
+            ax.plot(x[col], vals[col], m, mfc="none", color=f"C{c}", ms=7)
         ax.set_xscale("log")
         ax.set_xlabel("prompts P")
         ax.set_ylabel(lab)
@@ -176,7 +181,8 @@ def plot_posterior(res, path) -> Path:
             ax.axhline(res["prior_iso_dev"], color="0.5", ls=":", label="prior")
         if k == "risk":
             ax.axhline(res["debiased_gd"], color="k", lw=0.9, label="debiased GD")
-    axes[0, 0].legend(fontsize=7)
+            ax.set_yscale("log")
+    axes[0, 0].legend(fontsize=7, title="hollow: collapsed", title_fontsize=7)
     axes[1, 2].legend(fontsize=7)
     p = res["params"]
     fig.suptitle(f"KQ posterior (OV integrated out): d={p['d']}, L={p['L']}, H={p['heads']}, {p['attention']}, "

@@ -87,6 +87,8 @@ def normalise(config: dict):
         c["cov_eigs"] = floats("cov_eigs", c["cov_eigs"])
     if isinstance(c["prompts"], str):
         c["prompts"] = _ints("prompts", c["prompts"])
+    if any(isinstance(v, bool) or not float(v).is_integer() for v in c["prompts"]):
+        raise ParameterError("prompts", c["prompts"], "must be integers >= 1")
     c["prompts"] = sorted({int(at_least("prompts", int(v), 1)) for v in c["prompts"]})
     p = ICLRegression(d=c["d"], L=c["L"], heads=c["heads"], sigma2=c["sigma2"], attention=c["attention"],
                       cov_eigs=c["cov_eigs"], kappa=c["kappa"], prior_kq=c["prior_kq"], prior_ov=c["prior_ov"])
@@ -108,12 +110,14 @@ def _silent(label):
 
 # --------------------------------------------------------------------------- training mode
 def _pattern_step(hist, k):
-    """First recorded step from which on run ``k`` keeps ``iso_dev <= 0.1`` and ``zero_sum <= 0.1``."""
+    """First recorded step from which on run ``k`` keeps ``iso_dev <= 0.1`` and ``zero_sum <= 0.1``
+    (zero-sum only for softmax with H >= 2: linear attention has no bias term to cancel)."""
     import numpy as np
 
     mu = hist.mu[:, k, :]
     zs = np.abs(mu.sum(1)) / np.maximum(np.abs(mu).sum(1), 1e-300)
-    ok = (hist.iso_dev[:, k] <= PATTERN_ISO) & ((zs <= PATTERN_ZERO_SUM) | (mu.shape[1] == 1))
+    no_bias = mu.shape[1] == 1 or hist.params.attention == "linear"
+    ok = (hist.iso_dev[:, k] <= PATTERN_ISO) & ((zs <= PATTERN_ZERO_SUM) | no_bias)
     bad = np.nonzero(~ok)[0]
     last_bad = bad[-1] if bad.size else -1
     return int(hist.step[last_bad + 1]) if last_bad + 1 < len(hist.step) else None
@@ -236,9 +240,12 @@ def compute_posterior(p, c, progress=_silent) -> dict:
 
 def compute(config: dict, progress=None) -> dict:
     """Run ``copyhead icl-regression`` with the options ``config`` (names and defaults:
-    :data:`DEFAULTS`); returns the JSON-able result (no files written). ``progress(label)`` may return
-    a ``callable(done, total)`` for each long stage (``None``: silent)."""
+    :data:`DEFAULTS`, plus ``threads``: torch CPU threads, left as they are when absent); returns the
+    JSON-able result (no files written). ``progress(label)`` may return a ``callable(done, total)`` for
+    each long stage (``None``: silent)."""
     p, c = normalise(config)
+    if config.get("threads"):
+        set_threads(config["threads"])
     progress = progress or _silent
     t0 = time.perf_counter()
     out = (compute_posterior if c["posterior"] else compute_training)(p, c, progress)

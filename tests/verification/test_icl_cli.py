@@ -3,22 +3,15 @@ import csv
 import json
 
 import pytest
-import torch
 
 from copyhead.cli import main
 from copyhead.cli.icl_regression import DEFAULTS, compute, normalise
 from copyhead.io import to_json_text
 from copyhead.theory.model import ParameterError
+from test_icl_support import one_torch_thread  # noqa: F401 (autouse fixture)
 
 TINY = {"d": 2, "L": 12, "heads": 2, "steps": 60, "batch": 32, "seeds": 2, "risk_prompts": 300, "baseline_mc": 300}
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("argv", [["--d", "0"], ["--L", "1"], ["--heads", "0"], ["--sigma2", "-1"], ["--steps", "0"],
@@ -44,6 +37,8 @@ def test_normalise_fills_defaults_and_rejects_unknown_options():
     assert c == {**DEFAULTS, "prompts": DEFAULTS["prompts"]} and (p.d, p.L, p.heads) == (5, 40, 2)
     with pytest.raises(ParameterError):
         normalise({"depth": 3})
+    with pytest.raises(ParameterError):
+        normalise({"prompts": [10, 2.5]})
     _, c = normalise({"cov_eigs": "1,2,3,4,5", "prompts": "100,30,30"})
     assert c["cov_eigs"] == [1.0, 2.0, 3.0, 4.0, 5.0] and c["prompts"] == [30, 100]
 

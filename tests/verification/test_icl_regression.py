@@ -25,17 +25,10 @@ from copyhead.verification.icl_regression import (
     sample_batch,
     train,
 )
+from test_icl_support import one_torch_thread  # noqa: F401 (autouse fixture)
 
 D64 = torch.float64
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread: tiny tensors on a shared 2-core machine run ~20x slower with two."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _loop_predict(M, w, x, y, xq, attention):

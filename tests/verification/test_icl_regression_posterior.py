@@ -18,17 +18,10 @@ from copyhead.verification.icl_regression_posterior import (
     sample_kq_posterior,
     state_dim,
 )
+from test_icl_support import one_torch_thread  # noqa: F401 (autouse fixture)
 
 D64 = torch.float64
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread: tiny tensors on a shared 2-core machine run ~20x slower with two."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("attention", ["softmax", "linear"])

@@ -1,23 +1,15 @@
 """Longer training checks of the in-context regression system (slow tier, ~1 min each on one core)."""
 import math
 
-import numpy as np
 import pytest
-import torch
 
 from copyhead.theory.icl_regression import ICLRegression, debiased_step, risk_debiased_gd, risk_single_head
 from copyhead.theory.icl_regression_patterns import pattern_summary
 from copyhead.verification.icl_regression import paired_model_risk, train
+from test_icl_support import one_torch_thread  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_paper_setting_two_heads_implement_debiased_gd():
