@@ -294,7 +294,8 @@ def _single_head_fit(p, data, omega):
     return mu, float(np.mean((mu * f - yq) ** 2))
 
 
-def risk_single_head(p: ICLRegression, L: Optional[int] = None, n_mc: int = 20_000, seed: int = 0):
+def risk_single_head(p: ICLRegression, L: Optional[int] = None, n_mc: int = 20_000, seed: int = 0,
+                     n_fit: int = 20_000):
     """Best single softmax head on the pattern family, by Monte Carlo.
 
     The head is ``y_hat = mu sum_i softmax_i(x_i^T Omega x_q / sqrt(d+1)) y_i`` with ``Omega``
@@ -302,9 +303,10 @@ def risk_single_head(p: ICLRegression, L: Optional[int] = None, n_mc: int = 20_0
     why: an OV row with ``x`` entries adds a term even in ``beta`` to an odd target, which only
     adds variance, so ``mu`` (the ``y`` entry) is the only useful OV entry; the isotropic
     optimum over ``Omega`` is ``omega I`` by rotation invariance (checked against a trained
-    ``H = 1`` network). ``mu`` is solved exactly (least squares), ``Omega`` minimised on ``n_mc``
-    prompts with common random numbers; the risk is then re-estimated on an independent sample
-    (no optimisation bias).
+    ``H = 1`` network). ``mu`` is solved exactly (least squares), ``Omega`` minimised on
+    ``min(n_mc, n_fit)`` prompts with common random numbers (a bounded 1-D search for ``omega I``;
+    anisotropic: then Nelder-Mead over the ``d`` log-entries from there, ``maxiter = 100 d``); the risk
+    is re-estimated on ``n_mc`` independent prompts (no optimisation bias).
 
     Returns ``(risk, standard_error, omega)`` (``omega`` scalar or array).
     """
@@ -313,14 +315,13 @@ def risk_single_head(p: ICLRegression, L: Optional[int] = None, n_mc: int = 20_0
     L = _length(p, L)
     ss = np.random.SeedSequence([seed, L, p.d, 1])
     fit_rng, test_rng = (np.random.default_rng(s) for s in ss.spawn(2))
-    fit = sample_prompts(p, n_mc, fit_rng, L)
-    if p.isotropic:
-        res = minimize_scalar(lambda t: _single_head_fit(p, fit, math.exp(t))[1], bounds=(-4.0, 4.0),
-                              method="bounded", options={"xatol": 1e-4})
-        omega = math.exp(res.x)
-    else:
-        res = minimize(lambda t: _single_head_fit(p, fit, np.exp(t))[1], np.zeros(p.d), method="Nelder-Mead",
-                       options={"xatol": 1e-3, "fatol": 1e-7, "maxiter": 400 * p.d})
+    fit = sample_prompts(p, min(n_mc, n_fit), fit_rng, L)
+    res = minimize_scalar(lambda t: _single_head_fit(p, fit, math.exp(t))[1], bounds=(-4.0, 4.0),
+                          method="bounded", options={"xatol": 1e-4})
+    omega = math.exp(res.x)
+    if not p.isotropic:  # from the best omega I, a diagonal Omega in Sigma's eigenbasis (log entries)
+        res = minimize(lambda t: _single_head_fit(p, fit, np.exp(t))[1], np.full(p.d, res.x), method="Nelder-Mead",
+                       options={"xatol": 1e-2, "fatol": 1e-6, "maxiter": 100 * p.d})
         omega = np.exp(res.x)
     mu, _ = _single_head_fit(p, fit, omega)
     test = sample_prompts(p, n_mc, test_rng, L)

@@ -132,8 +132,8 @@ def sample_batch(p: ICLRegression, gens, batch: int, L: Optional[int] = None, dt
 @dataclass
 class TrainHistory:
     """Adam runs of ``n`` seeds: final ``M`` ``(n, H, D, D)`` and ``w`` ``(n, H, D)``, and traces
-    recorded at ``step`` (``omega, mu (T, n, H)``, ``iso_dev, loss (T, n)``; ``loss`` is the mean
-    training loss since the previous record)."""
+    recorded at ``step`` (``omega, mu (T, n, H)``, ``iso_dev, offdiag, loss (T, n)``; ``loss`` is the
+    mean training loss since the previous record)."""
 
     params: ICLRegression
     seeds: list
@@ -146,19 +146,24 @@ class TrainHistory:
     omega: np.ndarray
     mu: np.ndarray
     iso_dev: np.ndarray
+    offdiag: np.ndarray
     loss: np.ndarray
     wall_s: float
     collapsed: list = field(default_factory=list)
 
 
 def _trace_metrics(M: np.ndarray, w: np.ndarray):
+    """``omega, mu (n, H)`` and the |omega mu|-weighted ``iso_dev, offdiag (n,)`` of every model."""
     met = [[head_metrics(M[k, h], w[k, h]) for h in range(M.shape[1])] for k in range(M.shape[0])]
     omega = np.array([[m["omega"] for m in row] for row in met])
     mu = np.array([[m["mu"] for m in row] for row in met])
     wts = np.abs(omega * mu)
     wts = wts / np.maximum(wts.sum(1, keepdims=True), 1e-300)
-    iso = np.array([[m["iso_dev"] for m in row] for row in met])
-    return omega, mu, (wts * iso).sum(1)
+
+    def weighted(key):
+        return (wts * np.array([[m[key] for m in row] for row in met])).sum(1)
+
+    return omega, mu, weighted("iso_dev"), weighted("offdiag")
 
 
 def train(p: ICLRegression, steps: int, batch: int = 256, lr: float = 1e-3, seeds: Sequence[int] = (0,),
@@ -185,17 +190,18 @@ def train(p: ICLRegression, steps: int, batch: int = 256, lr: float = 1e-3, seed
     gens = _generators(seeds)
     W = init_weights(p, gens, dtype)
     opt = torch.optim.Adam(W.parameters(), lr=lr)
-    rec = {"step": [], "omega": [], "mu": [], "iso_dev": [], "loss": []}
+    rec = {"step": [], "omega": [], "mu": [], "iso_dev": [], "offdiag": [], "loss": []}
     acc, n_acc = torch.zeros(len(seeds), dtype=torch.float64), 0
 
     def record(step):
         with torch.no_grad():
             M, w = W.kq().double().numpy(), W.ov().double().numpy()
-        om, mu, iso = _trace_metrics(M, w)
+        om, mu, iso, off = _trace_metrics(M, w)
         rec["step"].append(step)
         rec["omega"].append(om)
         rec["mu"].append(mu)
         rec["iso_dev"].append(iso)
+        rec["offdiag"].append(off)
         rec["loss"].append((acc / max(n_acc, 1)).numpy().copy())
 
     t0 = time.perf_counter()
@@ -220,7 +226,8 @@ def train(p: ICLRegression, steps: int, batch: int = 256, lr: float = 1e-3, seed
     return TrainHistory(
         params=p, seeds=seeds, steps=steps, batch=batch, lr=lr, M=M, w=w,
         step=np.array(rec["step"]), omega=np.array(rec["omega"]), mu=np.array(rec["mu"]),
-        iso_dev=np.array(rec["iso_dev"]), loss=np.array(rec["loss"]), wall_s=time.perf_counter() - t0,
+        iso_dev=np.array(rec["iso_dev"]), offdiag=np.array(rec["offdiag"]), loss=np.array(rec["loss"]),
+        wall_s=time.perf_counter() - t0,
         collapsed=[is_collapsed(w[k, :, -1]) if p.attention == "softmax" else None for k in range(len(seeds))])
 
 

@@ -23,7 +23,8 @@ def _save(fig, path) -> Path:
 
 def _title(res) -> str:
     p = res["params"]
-    return f"{p['attention']} attention, d={p['d']}, L={p['L']}, H={p['heads']}, sigma2={p['sigma2']}"
+    cov = "" if p.get("cov_eigs") is None else ", Sigma=diag(" + ",".join(f"{v:g}" for v in p["cov_eigs"]) + ")"
+    return f"{p['attention']} attention, d={p['d']}, L={p['L']}, H={p['heads']}, sigma2={p['sigma2']}{cov}"
 
 
 def plot_heads(res, path) -> Path:
@@ -57,7 +58,7 @@ def plot_heads(res, path) -> Path:
         ax.set_title(f"OV, mu={hd['mu']:+.3f}, ov_x={hd['ov_x']:.3f}", fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046, orientation="horizontal", pad=0.35)
     pt = res["patterns"]
-    fig.suptitle(f"{_title(res)}; seed {res['best_seed']}; zero_sum={pt['zero_sum']:.3f}, "
+    fig.suptitle(f"{_title(res)}\nseed {res['best_seed']}; zero_sum={pt['zero_sum']:.3f}, "
                  f"collapsed={res['collapsed']}", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
@@ -118,13 +119,14 @@ def plot_risk(res, path) -> Path:
         ax.errorbar(Ls, r[key], yerr=r[key + "_se"], marker="s", color="C4", label=f"trained {key[6:]}")
     styles = {"single_head": ("C1", "--"), "gd": ("C2", ":"), "gd_opt": ("C2", "-."), "debiased_gd": ("k", "-"),
               "ridge": ("C0", "-")}
+    top = 1.2 * max(max(r["single_head"]), max(r["debiased_gd"]))
     for key, (c, ls) in styles.items():
-        ax.plot(Ls, r[key], color=c, ls=ls, label=key + (" (best, numerical)" if key == "single_head" else ""))
+        ax.plot(Ls, r[key], color=c, ls=ls, label=key + (" (best, numerical)" if key == "single_head" else "")
+                + (" (above the plot)" if min(r[key]) > top else ""))
     ax.axvline(res["train_L"], color="0.5", lw=0.8, ls=":")
     ax.set_xlabel("context length L at test")
     ax.set_ylabel("risk E(y_hat - y_q)^2")
-    top = max(max(r["single_head"]), max(r["gd"]))
-    ax.set_ylim(0, 1.15 * top)
+    ax.set_ylim(0, top)  # curves above are clipped
     ax.legend(fontsize=8)
     ax.set_title(f"Trained at L={res['train_L']}: {_title(res)}", fontsize=9)
     fig.tight_layout()
@@ -136,21 +138,28 @@ def plot_preconditioner(res, path) -> Path:
     against the optimal debiased-GD preconditioner and the plain step."""
     G = np.asarray(res["patterns"]["gamma_eff"])
     T = np.asarray(res["debiased_step"])
-    eig = np.asarray(res["params"]["cov_eigs"])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    eig = np.asarray(res["params"]["cov_eigs"], dtype=float)
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.4))
     vm = max(np.abs(G).max(), np.abs(T).max())
-    axes[0].imshow(G, cmap="RdBu_r", vmin=-vm, vmax=vm)
-    axes[0].set_title("Gamma_eff of the trained heads", fontsize=9)
+    im = axes[0].imshow(G, cmap="RdBu_r", vmin=-vm, vmax=vm)
+    fig.colorbar(im, ax=axes[0], fraction=0.046)
+    lab = [f"x{i + 1}" for i in range(len(eig))]
+    axes[0].set_xticks(range(len(eig)), lab)
+    axes[0].set_yticks(range(len(eig)), lab)
+    axes[0].set_title("Gamma_eff = sum_h mu_h A_h^T / sqrt(d+1) (trained)", fontsize=9)
     ax = axes[1]
     ax.plot(eig, np.diag(G), "o", label="diag Gamma_eff (trained)")
-    ax.plot(eig, np.diag(T), "k_", ms=14, mew=2, label="optimal preconditioner L((L)Sigma + cI)^-1")
+    ax.plot(eig, np.diag(T), "k_", ms=14, mew=2, label="optimal debiased preconditioner L (L Sigma + c I)^-1")
     ax.set_xlabel("covariance eigenvalue")
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(set(eig)), [f"{v:g}" for v in sorted(set(eig))])
+    ax.minorticks_off()
     ax.set_ylabel("preconditioner entry")
     ax.legend(fontsize=8)
     pt = res["patterns"]
     ax.set_title(f"alignment with optimum {pt['align_target']:.4f}, with identity {pt['align_identity']:.4f}",
                  fontsize=9)
-    fig.suptitle(_title(res) + f", Sigma = diag{tuple(eig)}", fontsize=9)
+    fig.suptitle(_title(res), fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
