@@ -19,6 +19,7 @@ COMMANDS = (
     "verify", "switching", "train", "langevin",
     "window_study",
     "induction",
+    "icl_regression",
 )
 """Command modules of :mod:`copyhead.cli`, in the order ``--help`` lists them."""
 
