@@ -1,6 +1,6 @@
 """Reduced free energy of the window copier over the heads' offset logits, with exact derivatives.
 
-Ansatz (``derivations/11_window_reduced.py``): every head is positional and translation
+Ansatz (``derivations/12_window_reduced.py``): every head is positional and translation
 invariant, ``S_h = sum_k w_hk J^k`` (one logit per offset ``k = 0..T-1``, shared by all positions),
 so ``A_h = sum_k p_hk J^k`` with ``p_h = softmax(w_h)`` (softmax) or ``p_h = w_h`` (linear), and
 

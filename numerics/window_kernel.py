@@ -11,7 +11,7 @@ Hessian of ``E(P) = -e`` over the weights ``(h, t), (h', t')`` is ``(K/2) L2 - (
     d2Q = 2 Xi_hh' d_tt' [t parent] - 2 g (Zc_ht' V_h't + W_t't Xi_hh' + Zc_h't V_ht' + W_tt' Xi_hh')
           + 2 g^2 (V_h't U_ht' + S_tt' Y_hh' + Xi_hh' SY_tt' + V_ht' U_h't) - 2 g Y_hh' d_tt'
 
-(``derivations/11_window_reduced.py``; the directional derivatives are written out in
+(``derivations/12_window_reduced.py``; the directional derivatives are written out in
 :meth:`WindowFreeEnergy.derivatives_reference`).
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ entries ``N(0, sigma2/V)``), i.e. one readout ``W = [W_1 ... W_H]`` on the conca
 
 Each of the ``KV`` output channels is a Gaussian process given the ``A_h``; with the data counts
 ``G_{ss'} = sum_mu x_s^mu x_{s'}^{mu T}`` (``theory.evidence.data_counts``) Woodbury and the
-determinant lemma give (``derivations/09_window_energy.py``, eq. (W1))
+determinant lemma give (``derivations/10_window_energy.py``, eq. (W1))
 
     C_hh' = sum_{s,s'} (A_h^T A_h')_{ss'} G_{ss'}          (V x V blocks of the HV x HV C = Z^T Z)
     D_hk  = sum_{t,s} A_h,ts G_{s,t-k}                      (V x V blocks of the HV x KV D = Z^T Y)

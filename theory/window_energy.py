@@ -1,6 +1,6 @@
 """Large-V energy ``e(M, R)`` of the window copier and the prior rate of circulant scores (NumPy).
 
-Energy (``derivations/09_window_energy.py``): with the mean data counts every ``V x V`` block of
+Energy (``derivations/10_window_energy.py``): with the mean data counts every ``V x V`` block of
 ``C`` and ``D`` has the form ``a Pi + b 11^T`` (``Pi = I - 11^T/V``), so the ``HV``-dimensional
 log-determinant and quadratic form reduce to ``H x H`` matrices on the ``Pi`` eigenspace
 (multiplicity ``V - 1``) and on ``1/sqrt(V)``. With ``P = alpha kappa V^2/T``, ``g = sigma2 alpha``,
@@ -10,7 +10,7 @@ log-determinant and quadratic form reduce to ``H x H`` matrices on the ``Pi`` ei
 
 (``H = K = 1``: ``e(m, r)`` of THEORY.md §3). The MAP energy drops the Occam term ``-(K/2) logdet``.
 
-Prior rate of circulant scores (``derivations/10_window_prior.py``): a positional score matrix
+Prior rate of circulant scores (``derivations/11_window_prior.py``): a positional score matrix
 that depends only on the offset, ``S = sum_k w_k J^k`` (``J^k_{t,t-k} = 1``), is normal with
 eigenvalues ``lambda_j = sum_k w_k exp(-2 pi i j k/T)`` (eigenvectors ``exp(2 pi i j t/T)``); its singular values are ``|lambda_j|``
 and ``J(S) = sum_j j(|lambda_j|)``.

@@ -1,5 +1,5 @@
-"""SymPy derivations of the window copier (``derivations/09_window_energy.py``, ``10_window_prior.py``,
-``11_window_reduced.py``).
+"""SymPy derivations of the window copier (``derivations/10_window_energy.py``, ``11_window_prior.py``,
+``12_window_reduced.py``).
 
 * :func:`derive_window_energy` -- the ``V -> inf`` energy ``e(M, R)`` from the block evidence (W1)
   with mean data counts, for concrete ``(H, K)``: every ``V x V`` block is ``a Pi + b 11^T``, so
