@@ -23,6 +23,10 @@ _API = {
     "phase_lines": "copyhead.numerics",
     "phase_map": "copyhead.numerics",
     "ContinuationError": "copyhead.numerics",
+    "FiniteSizeTheory": "copyhead.numerics",
+    "solve_window": "copyhead.numerics",
+    "InductionModel": "copyhead.theory",
+    "ICLRegression": "copyhead.theory",
 }
 
 __all__ = sorted(_API) + ["main"]
