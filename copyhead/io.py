@@ -23,14 +23,15 @@ import platform
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
-PACKAGES = ("python", "numpy", "scipy", "numba", "torch", "sympy", "arviz", "xarray", "matplotlib")
+PACKAGES = ("python", "numpy", "scipy", "numba", "torch", "sympy", "arviz", "xarray", "matplotlib", "h5netcdf")
 
 
 class OutputError(OSError):
@@ -43,9 +44,12 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path, write: Callable, mode: str = "w") -> Path:
-    """Write ``path`` atomically: ``write(f)`` fills a temporary file in the same folder, which
-    then replaces ``path``. Creates the folder. Returns the path."""
+@contextmanager
+def atomic_path(path) -> Iterator[Path]:
+    """A temporary file name in ``path``'s folder for writers that need a name rather than an open
+    file (NetCDF/HDF5, ``savefig``): the block writes it, then it is fsync'ed, given the umask's
+    permissions and moved over ``path``. On any exception (Ctrl-C included) it is removed and
+    ``path`` is left as it was. Creates the folder."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     try:
@@ -53,10 +57,10 @@ def atomic_write(path, write: Callable, mode: str = "w") -> Path:
     except (OSError, FileExistsError) as exc:
         raise OutputError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + path.name + ".", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
@@ -66,6 +70,16 @@ def atomic_write(path, write: Callable, mode: str = "w") -> Path:
         except OSError:
             pass
         raise
+
+
+def atomic_write(path, write: Callable, mode: str = "w") -> Path:
+    """Write ``path`` atomically: ``write(f)`` fills a temporary file in the same folder, which
+    then replaces ``path`` (:func:`atomic_path`). Creates the folder. Returns the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, mode) as f:
+            write(f)
+            f.flush()
     return path
 
 
@@ -117,6 +131,22 @@ def write_csv(rows: Iterable[Mapping], path, columns: Optional[Sequence[str]] = 
                     for k, v in ((k, _jsonable(r.get(k))) for k in columns)})
     text = buf.getvalue()
     return atomic_write(path, lambda f: f.write(text), "w")
+
+
+def write_netcdf(data, path, provenance: Optional[dict] = None) -> Path:
+    """Write an xarray ``Dataset`` or an ArviZ ``InferenceData`` (anything with ``to_netcdf(name)``)
+    atomically (:func:`atomic_path`). ``provenance`` is stored as the attribute ``provenance`` (a
+    JSON string; on every group of an ``InferenceData``). Nothing is imported here: the caller
+    built the object with xarray/ArviZ."""
+    if provenance is not None:
+        text = to_json_text(provenance, indent=None)
+        groups = [getattr(data, g) for g in data.groups()] if hasattr(data, "groups") and callable(data.groups) \
+            else [data]
+        for g in groups:
+            g.attrs["provenance"] = text
+    with atomic_path(path) as tmp:
+        data.to_netcdf(str(tmp))
+    return Path(path)
 
 
 def prepare_outdir(path) -> Path:
@@ -181,19 +211,36 @@ def package_versions() -> dict:
     return out
 
 
+_INVOCATION: Optional[list] = None
+
+
+def set_invocation(argv: Optional[Sequence[str]]) -> Optional[list]:
+    """Record the argument list of the running command (``["copyhead", "verify", ...]``; the
+    command line calls this), which :func:`provenance` stores by default; ``None`` falls back to
+    ``sys.argv``. Returns the previous value (to restore it)."""
+    global _INVOCATION
+    old, _INVOCATION = _INVOCATION, None if argv is None else [str(a) for a in argv]
+    return old
+
+
+def invocation() -> list:
+    """The argument list of the running command (:func:`set_invocation`, else ``sys.argv``)."""
+    return list(sys.argv if _INVOCATION is None else _INVOCATION)
+
+
 def provenance(command: Optional[Sequence[str]] = None, seeds=None, wall_s: Optional[float] = None,
                **extra) -> dict:
     """The provenance record of an output file.
 
     Parameters
     ----------
-    command : the exact argument list (default: ``sys.argv``).
+    command : the exact argument list (default: :func:`invocation`, i.e. the command line).
     seeds : the seeds that determine the result (any JSON value).
     wall_s : wall time of the computation in seconds.
     extra : further entries (e.g. ``executor``).
     """
     rec = {
-        "command": list(sys.argv if command is None else command),
+        "command": invocation() if command is None else [str(c) for c in command],
         "version": {"copyhead": package_version(), "git_commit": _git_commit()},
         "packages": package_versions(),
         "seeds": seeds,

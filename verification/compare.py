@@ -64,15 +64,22 @@ def _num(v, fmt: str, width: int, missing: str = "-") -> str:
 
 
 def format_verify_table(rows) -> str:
+    """The table of ``copyhead verify``; rows whose realised alpha moved by more than 1 % (flagged
+    by :func:`verification.outputs.flag_effective_alpha`) get an ``alpha_eff`` column marked ``*``."""
+    from .outputs import alpha_cell, alpha_note
+
     loop = any("theory_m_1loop" in r for r in rows)
-    head = (f"{'alpha':>7s} {'start':>8s} {'<m>':>8s} {'+-':>7s} {'<r>':>7s} {'acc':>5s} {'R-hat':>6s} "
-            f"{'branch':>10s} {'m_inf':>7s} {'m_1/V':>7s} {'dev':>8s}")
+    flag = any(r.get("alpha_effective_flag") for r in rows)
+    head = f"{'alpha':>7s} " + (f"{'alpha_eff':>9s} " if flag else "") + (
+        f"{'start':>8s} {'<m>':>8s} {'+-':>7s} {'<r>':>7s} {'acc':>5s} {'R-hat':>6s} "
+        f"{'branch':>10s} {'m_inf':>7s} {'m_1/V':>7s} {'dev':>8s}")
     if loop:
         head += f" {'m_1loop':>7s} {'dev_1l':>8s}"
     lines = [head, "-" * len(head)]
     for r in rows:
         line = (
-            f"{r['alpha']:7.3f} {r['start']:>8s} {r['m_mean']:8.4f} {_num(r['m_err'], '7.4f', 7)} {r['r_mean']:7.4f} "
+            f"{r['alpha']:7.3f} " + (f"{alpha_cell(r):>9s} " if flag else "") +
+            f"{r['start']:>8s} {r['m_mean']:8.4f} {_num(r['m_err'], '7.4f', 7)} {r['r_mean']:7.4f} "
             f"{r['acceptance']:5.2f} {_num(r['rhat'], '6.3f', 6)} {r['theory_branch']:>10s} "
             f"{_num(r['theory_m'], '7.4f', 7)} {r['theory_m_corrected']:7.4f} {r['deviation']:+8.4f}"
         )
@@ -83,40 +90,27 @@ def format_verify_table(rows) -> str:
                  "has none)")
     if loop:
         lines.append("(linear: <m> is <|m|>; m_1/V is the saddle point of F - e1/V, m_1loop the one-loop <|m|>)")
+    note = alpha_note(rows)
+    if note:
+        lines.append(note)
     return "\n".join(lines)
 
 
-def plot_verify(rows, theory: FiniteSizeTheory, path):
-    """Branches (V = inf), the finite-V window, HMC means and the corrected theory per chain."""
-    import matplotlib
+def plot_verify(rows, theory: FiniteSizeTheory, path, seed=None):
+    """The verify figure: ``<m>`` +- MCSE of every chain (at its realised alpha; linear: ``<|m|>``)
+    on the continuous theory curves (``V = inf`` branches, the stationary points of ``F - e1/V``,
+    the finite-V spinodal window and, for linear attention, the one-loop ``<|m|>``;
+    :mod:`verification.figures`)."""
+    from .figures import plot_points_on_theory
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from copyhead.numerics.plotting import plot_branches, save_figure
-    from copyhead.numerics.solve import solve
-
-    alphas = [r["alpha"] for r in rows]
-    lo, hi = 0.85 * min(alphas), 1.15 * max(alphas)
-    auto = theory.solution.alpha_range
-    res = solve(theory.limit, alpha_range=(min(lo, auto[0]), max(hi, auto[1])))
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    plot_branches(res, ax=ax)
-    win = theory.window
-    if win and win[1] is not None:
-        ax.axvspan(win[0], win[1], color="tab:purple", alpha=0.08, label=f"spinodal window with e1/V (V={theory.V})")
-    for start, mk, col in (("uniform", "o", "k"), ("copy", "s", "tab:green")):
-        sel = [r for r in rows if r["start"] == start]
-        if sel:
-            ax.errorbar([r["alpha_effective"] for r in sel], [r["m_mean"] for r in sel],
-                        yerr=[max(r["m_err"] or 0.0, 1e-12) for r in sel], fmt=mk, color=col, ms=5, capsize=3,
-                        mfc="none", label=f"HMC V={theory.V}, {start} start")
-            ax.plot([r["alpha_effective"] for r in sel], [r["theory_m_corrected"] for r in sel], "_",
-                    color="tab:purple", ms=12, mew=2)
-    ax.plot([], [], "_", color="tab:purple", ms=12, mew=2, label="theory with e1/V")
-    ax.set_xlim(lo, hi)
-    ax.legend(fontsize=7)
-    return save_figure(fig, path)
+    p = rows[0].get("params", {})
+    pts = [{"alpha": r["alpha_effective"], "m": r["m_mean"], "err": r["m_err"], "start": r["start"]} for r in rows]
+    known = {(r["alpha_effective"], r["theory_m_1loop"]) for r in rows if r.get("theory_m_1loop") is not None}
+    ylabel = r"copy weight $\langle|m|\rangle$" if theory.model.attention == "linear" else r"copy weight $\langle m\rangle$"
+    return plot_points_on_theory(theory, pts, path, one_loop=sorted(known), ylabel=ylabel, label=f"HMC ($V={theory.V}$)",
+                                 heading=r"HMC over $(Q, K)$ with $W$ integrated out, two starts per $\alpha$",
+                                 seed=seed if seed is not None else p.get("seed"),
+                                 warmup=p.get("warmup"), iterations=p.get("iters"))
 
 
 def _bisect(f, lo: float, hi: float, level: float, n: int = 50) -> float:

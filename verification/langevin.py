@@ -162,6 +162,9 @@ class LangevinResult:
     seed: int
     data_seed: int
     final: dict = field(repr=False, default_factory=dict)
+    traces: dict = field(repr=False, default_factory=dict)
+    """Every iteration, warm-up first, shape ``(warmup + n_iter, chains)``: ``m, r, logp,
+    accept_prob, accepted, step_size, divergent`` (the recorder's traces; not thinned)."""
 
     def stat(self, name: str = "m"):
         """``(mean, MCSE, ESS)`` of ``"m"``, ``"r"``, ``"m2"`` (``m^2``), ``"abs_m"`` or ``"U"`` over all
@@ -278,5 +281,5 @@ def _langevin_result(model, method, run: Run, state: ChainState, recorder: Recor
         accept_rate=(acc / max(run.n_iter, 1)).numpy(), step_size=eps.numpy(),
         n_leapfrog=run.settings.n_leapfrog, n_iter=run.n_iter, warmup=run.n_warmup, thin=int(thin),
         wall_time=state.wall_time, seed=int(seed), data_seed=int(data_seed),
-        final={k: v.numpy() for k, v in target.to_weights(state.x).items()},
+        final={k: v.numpy() for k, v in target.to_weights(state.x).items()}, traces=tr,
     )

@@ -70,6 +70,7 @@ class CheckpointMismatchError(ParameterError):
             f"it was written with different parameters ({what}); use another checkpoint prefix "
             f"or delete the file to start afresh")
 TRACE_NAMES = ("m", "r", "train_err", "logp", "accept_prob", "step_size", "divergent")
+OPTIONAL_TRACES = ("accepted",)  # saved since the NetCDF output; sweeps saved before lack it
 
 
 def _seed_int(ss: np.random.SeedSequence) -> int:
@@ -316,7 +317,7 @@ def _row(res, b: int, model: Model, models, alphas, starts, iters: int, warmup: 
         "step_size": float(res.step_size[b]), "acceptance": float(res.acceptance[b]),
         "mean_accept_prob": float(res.mean_accept_prob[b]), "divergences": int(res.divergences[b]),
         "warmup_divergences": int(res.warmup_divergences[b]), "n_samples": iters,
-        "traces": {name: np.array(res.traces[name][:, b]) for name in TRACE_NAMES},
+        "traces": {name: np.array(res.traces[name][:, b]) for name in TRACE_NAMES + OPTIONAL_TRACES},
         "params": params,
     }
 
@@ -406,18 +407,19 @@ def load_checkpoint(path: str, record: Optional[dict] = None) -> Optional[dict]:
 # --------------------------------------------------------------------------- saving
 
 
-def save_sweep(rows: Sequence[dict], prefix: str, provenance: Optional[dict] = None) -> tuple:
-    """Write ``prefix.json`` (parameter record, rows without traces, start comparison, and
-    ``provenance`` (:func:`copyhead.io.provenance`) when given) and
-    ``prefix.npz`` (traces stacked as ``(n_rows, warmup + iters)`` arrays named as in
-    :data:`TRACE_NAMES`, plus ``alpha``, ``start``), each atomically (temp file in the same
-    directory, then ``os.replace``). Returns the two paths."""
+def save_sweep(rows: Sequence[dict], prefix: str, provenance: Optional[dict] = None,
+               extra: Optional[dict] = None) -> tuple:
+    """Write ``prefix.json`` (parameter record, rows without traces, start comparison, the
+    top-level entries of ``extra``, and ``provenance`` (:func:`copyhead.io.provenance`) when given)
+    and ``prefix.npz`` (traces stacked as ``(n_rows, warmup + iters)`` arrays named as in
+    :data:`TRACE_NAMES` (and :data:`OPTIONAL_TRACES`), plus ``alpha``, ``start``), each atomically
+    (temp file in the same directory, then ``os.replace``). Returns the two paths."""
     if not rows:
         raise ParameterError("rows", rows, "nothing to save")
     params = rows[0]["params"]
     table = [{k: v for k, v in r.items() if k not in ("traces", "params")} for r in rows]
     doc = {"format": SWEEP_FORMAT, "params": params, "rows": table,
-           "comparison": compare_starts(rows)}
+           "comparison": compare_starts(rows), **(extra or {})}
     if provenance is not None:
         doc["provenance"] = provenance
     text = json.dumps(_clean(doc), indent=1, allow_nan=False)
@@ -502,7 +504,7 @@ def load_sweep(prefix: str) -> List[dict]:
     rows = []
     for i, r in enumerate(doc["rows"]):
         r = dict(r)
-        r["traces"] = {k: arrays[k][i] for k in TRACE_NAMES}
+        r["traces"] = {k: arrays[k][i] for k in TRACE_NAMES + OPTIONAL_TRACES if k in arrays}
         r["params"] = doc["params"]
         rows.append(r)
     return rows

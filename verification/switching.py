@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -88,38 +89,46 @@ def analyse_switching(rows, m_threshold: float) -> SwitchingResult:
     return SwitchingResult(rows[0]["params"]["V"], alphas, fr, fe, nsw, m_threshold, ac, err, hists)
 
 
-def plot_switching(res: SwitchingResult, path):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+def plot_switching(res: SwitchingResult, path, model: Optional[Model] = None, seed=None, **extra):
+    """One histogram of the post-warm-up ``m`` per alpha (all chains pooled; the branch threshold
+    marked) and the copy time fraction ``f(alpha)`` with the MC and theory ``alpha_c(V)``. With
+    ``model`` the title carries its parameters (:func:`verification.figures.describe`)."""
+    from .figures import describe, save, style
 
     n = len(res.alphas)
-    fig, axes = plt.subplots(1, n + 1, figsize=(2.3 * (n + 1), 2.8))
-    for ax, a in zip(axes, res.alphas):
-        c, e = res.histograms[a]
-        ax.bar(0.5 * (e[1:] + e[:-1]), c / c.sum(), width=e[1] - e[0], color="tab:blue")
-        ax.axvline(res.m_threshold, color="k", ls=":", lw=1)
-        ax.set_title(rf"$\alpha$={a:g}", fontsize=9)
-        ax.set_xlabel("m", fontsize=8)
-        ax.tick_params(labelsize=7)
-    ax = axes[-1]
-    ax.errorbar(res.alphas, res.fractions, yerr=res.fraction_err, fmt="o-", ms=4)
-    ax.axhline(0.5, color="gray", lw=0.5)
-    if res.alpha_c is not None:
-        ax.axvline(res.alpha_c, color="tab:green", label=f"MC {res.alpha_c:.2f}")
-    if res.alpha_c_theory_V is not None:
-        ax.axvline(res.alpha_c_theory_V, color="tab:purple", ls="--", label=f"F-e1/V {res.alpha_c_theory_V:.2f}")
-    if res.alpha_c_one_loop is not None:
-        ax.axvline(res.alpha_c_one_loop, color="tab:red", ls=":", label=f"one loop {res.alpha_c_one_loop:.2f}")
-    if res.alpha_c_theory_inf is not None:
-        ax.axvline(res.alpha_c_theory_inf, color="k", ls="-.", label=f"V=inf {res.alpha_c_theory_inf:.2f}")
-    ax.set(xlabel=r"$\alpha$", ylabel="copy time fraction")
-    ax.legend(fontsize=6)
-    fig.suptitle(f"branch switching at V={res.V}", fontsize=10)
-    from copyhead.numerics.plotting import save_figure
+    with style():
+        import matplotlib.pyplot as plt
 
-    return save_figure(fig, path)
+        fig, axes = plt.subplots(1, n + 1, figsize=(2.2 * n + 3.6, 3.3),
+                                 gridspec_kw={"width_ratios": [1] * n + [1.6]})
+        for i, (ax, a) in enumerate(zip(axes, res.alphas)):
+            c, e = res.histograms[a]
+            ax.bar(0.5 * (e[1:] + e[:-1]), c / c.sum(), width=e[1] - e[0], color="tab:blue",
+                   label="HMC draws (all chains)")
+            ax.axvline(res.m_threshold, color="k", ls=":", lw=1, label="branch threshold")
+            ax.set_title(rf"$\alpha={a:g}$, $f_{{\rm copy}}={res.fractions[i]:.2f}$")
+            ax.set_ylim(0, 1.45 * float((c / c.sum()).max()))  # room for the legend
+            ax.set_xlabel(r"copy weight $m$")
+            ax.set_xlim(0, 1)
+            if i == 0:
+                ax.set_ylabel("fraction of draws")
+                ax.legend(loc="upper right", fontsize=6.5)
+        ax = axes[-1]
+        ax.errorbar(res.alphas, res.fractions, yerr=res.fraction_err, fmt="o-", ms=4, color="tab:blue", capsize=2.5,
+                    label=r"HMC ($\pm$ s.e. over chains)")
+        ax.axhline(0.5, color="0.6", lw=0.6)
+        for val, kw, lab in ((res.alpha_c, dict(color="tab:green", ls="-"), "MC fit"),
+                             (res.alpha_c_theory_V, dict(color="tab:purple", ls="--"), "$F - e_1/V$ coexistence"),
+                             (res.alpha_c_one_loop, dict(color="tab:orange", ls=":"), "one loop"),
+                             (res.alpha_c_theory_inf, dict(color="k", ls="-."), r"$V=\infty$")):
+            if val is not None:
+                ax.axvline(val, lw=1.1, label=rf"{lab} $\alpha_c={val:.2f}$", **kw)
+        ax.set(xlabel=r"$\alpha$", ylabel=r"copy time fraction $f_{\rm copy}$", ylim=(-0.03, 1.03),
+               title=r"$f_{\rm copy}(\alpha)$ and $\alpha_c(V)$")
+        ax.legend(loc="upper left", fontsize=6.5)
+        head = f"branch switching at $V={res.V}$: long HMC chains hop between the disordered and the copy branch"
+        fig.suptitle(head + ("\n" + describe(model, seed, **extra) if model is not None else ""))
+        return save(fig, path)
 
 
 def switching_theory(theory: FiniteSizeTheory, alphas) -> dict:
@@ -135,17 +144,38 @@ def switching_theory(theory: FiniteSizeTheory, alphas) -> dict:
             "alpha_c_one_loop": theory.one_loop_alpha_c(lo, hi)}
 
 
+def replica_seeds(seed: int, chains: int) -> list:
+    """The master seed of every replica (one data set per alpha and two chains each): ``seed + 1000 rep``."""
+    return [seed + 1000 * rep for rep in range(max(1, chains // 2))]
+
+
+def checkpoint_files(prefix: Optional[str], chains: int) -> list:
+    """The checkpoint files of a switching study with ``checkpoint=prefix`` (one per replica)."""
+    from .sweep import CHECKPOINT_SUFFIX
+
+    return [] if prefix is None else [f"{prefix}_rep{rep}{CHECKPOINT_SUFFIX}" for rep in range(max(1, chains // 2))]
+
+
 def switching_study(model: Model, alphas, iters: int, warmup: int, seed: int, chains: int = 4, device="cpu",
-                    n_leapfrog: int = 5, progress=None):
-    """Run ``chains`` chains per alpha (half from each start) and analyse the switching."""
+                    n_leapfrog: int = 5, progress=None, checkpoint: Optional[str] = None,
+                    checkpoint_every: int = 500):
+    """Run ``chains`` chains per alpha (half from each start) and analyse the switching.
+
+    The chains come in ``chains // 2`` replicas (:func:`replica_seeds`: own data sets, one chain
+    per start); ``progress(done, total, info)`` sees the whole study. With ``checkpoint``, replica
+    ``rep`` saves and resumes ``<checkpoint>_rep<rep>.ckpt.pt`` (:func:`verification.sweep.run_sweep`)."""
     from .sweep import run_sweep
 
     theory = FiniteSizeTheory(model)
-    reps = max(1, chains // 2)
+    seeds = replica_seeds(seed, chains)
     rows = []
-    for rep in range(reps):
-        rows += run_sweep(model, alphas, iters=iters, warmup=warmup, seed=seed + 1000 * rep, device=device,
-                          n_leapfrog=n_leapfrog, progress=progress)
+    for rep, s in enumerate(seeds):
+        prog = None if progress is None else \
+            (lambda done, total, info=None, _r=rep: progress(_r * total + done, len(seeds) * total, info))
+        rows += run_sweep(model, alphas, iters=iters, warmup=warmup, seed=s, device=device,
+                          n_leapfrog=n_leapfrog, progress=prog,
+                          checkpoint=None if checkpoint is None else f"{checkpoint}_rep{rep}",
+                          checkpoint_every=checkpoint_every)
     th = switching_theory(theory, alphas)
     res = analyse_switching(rows, th.pop("m_threshold"))
     for k, v in th.items():

@@ -46,6 +46,17 @@ def main(argv=None) -> int:
     if not getattr(args, "command", None):
         ap.print_help()
         return 2
+    from copyhead.io import set_invocation
+
+    previous = set_invocation(["copyhead", *(sys.argv[1:] if argv is None else argv)])  # for provenance
+    try:
+        return _run(args)
+    finally:
+        set_invocation(previous)
+
+
+def _run(args) -> int:
+    """``args.func(args)`` with the exit codes of the module docstring."""
     from copyhead.io import OutputError
     from copyhead.numerics.continuation import ContinuationError
     from copyhead.theory.model import ParameterError
@@ -68,7 +79,11 @@ def main(argv=None) -> int:
             pass
         return 0
     except KeyboardInterrupt:
+        from .common import close_progress_bars
+
+        close_progress_bars()  # the message starts on a line of its own
         hint = getattr(args, "resume_hint", None)
+        hint = hint() if callable(hint) else hint
         print("copyhead: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return 130
     except Exception as exc:  # a bug, not bad input: one line, the traceback on request

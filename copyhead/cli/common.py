@@ -77,17 +77,108 @@ def add_window_args(p):
                    help="number of parent offsets K (target concat(x_{t-1}, ..., x_{t-K}))")
 
 
-def add_run_args(p, outdir="copyhead-output", seed="seed of data and chains", threads=True, json="print the result as JSON"):
+DEFAULT_OUTDIR = "copyhead-output"
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+def default_outdir(command: str) -> str:
+    """``copyhead-output/<command>``: where a command writes when ``--outdir`` is not given."""
+    return f"{DEFAULT_OUTDIR}/{command}"
+
+
+def add_output_args(p, command: str, figures: bool = True):
+    """``--outdir`` (default ``copyhead-output/<command>``), ``--format png|pdf|svg`` (when the
+    command draws ``figures``) and ``--quiet``."""
+    p.add_argument("--outdir", default=default_outdir(command),
+                   help="output folder for the JSON summary, CSV table, NetCDF draws and figures "
+                        "(created; checked before computing)")
+    if figures:
+        p.add_argument("--format", choices=FIGURE_FORMATS, default="png", help="file format of the figures")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars and no table (the files are written; warnings and errors still go "
+                        "to stderr)")
+
+
+def add_run_args(p, outdir="copyhead-output", seed="seed of data and chains", threads=True, json="print the result as JSON",
+                 command=None, figures=True):
     """The options every computing command shares: ``--seed --threads --outdir --json``
-    (each left out when its argument is None/False)."""
+    (each left out when its argument is None/False). With ``command``, the output options of
+    :func:`add_output_args` (``--outdir copyhead-output/<command>``, ``--format``, ``--quiet``)
+    replace the plain ``--outdir``."""
     if seed:
         p.add_argument("--seed", type=int, default=0, help=seed)
     if threads:
         p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    if outdir:
+    if command:
+        add_output_args(p, command, figures=figures)
+    elif outdir:
         p.add_argument("--outdir", default=outdir, help="output folder (created; checked before computing)")
     if json:
         p.add_argument("--json", action="store_true", help=json)
+
+
+def silent(args) -> bool:
+    """True when the command prints no table and no progress (``--quiet`` or ``--json``)."""
+    return bool(getattr(args, "quiet", False) or getattr(args, "json", False))
+
+
+def say(args, *lines) -> None:
+    """Print ``lines`` on stdout unless the command is :func:`silent`."""
+    if not silent(args):
+        for line in lines:
+            print(line, flush=True)
+
+
+def warn(text: str) -> None:
+    """One line ``copyhead: warning: ...`` on stderr (also with ``--quiet``: warnings are not chatter)."""
+    print(f"copyhead: warning: {text}", file=sys.stderr, flush=True)
+
+
+def resume_hint(checkpoints, every: int):
+    """The Ctrl-C message of a sampling command (a callable, evaluated when interrupted): how to
+    resume from the checkpoint files in ``checkpoints`` that exist, or that none was written yet
+    (the first after ``every`` iterations), or how to make the run resumable (no ``checkpoints``)."""
+    import os
+
+    def hint() -> str:
+        if not checkpoints:
+            return "nothing was saved; --checkpoint PREFIX makes a long run resumable"
+        have = [c for c in checkpoints if os.path.exists(c)]
+        if have:
+            return f"checkpoint saved ({', '.join(have)}): rerun the same command to resume from it"
+        return (f"no checkpoint was written yet (the first after {every} iterations): rerunning the same command "
+                f"starts afresh")
+    return hint
+
+
+class Outputs:
+    """The files of one run of a command, all named ``<outdir>/<stem>...``: the JSON summary
+    (``<stem>.json``, with provenance), the CSV table (``<stem>.csv``), the draws (``<stem>.nc``)
+    and the figures (``<stem>[_<name>].<format>``). :meth:`add` records every path written, for the
+    closing ``wrote ...`` line. The folder is created and checked when the object is made (before
+    any computation)."""
+
+    def __init__(self, args, stem: str = ""):
+        self.folder = outdir(args.outdir)
+        self.stem = stem
+        self.format = getattr(args, "format", "png")
+        self.written = []
+
+    def path(self, suffix: str) -> Path:
+        """``<outdir>/<stem><suffix>``."""
+        return self.folder / f"{self.stem}{suffix}"
+
+    def figure(self, name: str = "") -> Path:
+        """The path of a figure: ``<outdir>/<stem>[_<name>].<format>``."""
+        return self.path((f"_{name}" if name else "") + f".{self.format}")
+
+    def add(self, *paths):
+        """Record written ``paths`` (returns the last one)."""
+        self.written.extend(Path(p) for p in paths)
+        return self.written[-1] if self.written else None
+
+    def line(self) -> str:
+        return "wrote " + ", ".join(str(p) for p in self.written)
 
 
 def model_from_args(args, **overrides) -> Model:
@@ -151,17 +242,30 @@ def outdir(path) -> Path:
     return prepare_outdir(path)
 
 
-def write_result(path, doc: dict, seeds, wall_s: float) -> Path:
-    """Write a command's JSON result ``doc`` (plus its wall time) with provenance (seeds, wall time)."""
+def write_result(path, doc: dict, seeds, wall_s: float, **extra) -> Path:
+    """Write a command's JSON result ``doc`` (plus its wall time) with provenance (the command line,
+    versions, seeds, host, time, wall time; ``extra`` entries added to it)."""
     from copyhead.io import provenance, write_json
 
-    return write_json({**doc, "wall_time_s": wall_s}, path, provenance=provenance(seeds=seeds, wall_s=wall_s))
+    return write_json({**doc, "wall_time_s": wall_s}, path, provenance=provenance(seeds=seeds, wall_s=wall_s, **extra))
+
+
+_OPEN_BARS: set = set()
+
+
+def close_progress_bars() -> None:
+    """Close every open progress bar (Ctrl-C: the message that follows starts on its own line)."""
+    for bar in list(_OPEN_BARS):
+        bar.close()
 
 
 class ProgressBar:
     """A progress bar on stderr (tqdm) with rate and ETA, callable as ``bar(done, total, info)``.
 
-    Silent with ``quiet``. ``info`` may carry ``accept`` (shown as the mean acceptance).
+    Silent with ``quiet``. ``info`` may carry ``accept`` (shown as the mean acceptance). The bar
+    ends with a newline when ``done`` reaches ``total`` (or on :meth:`close`). The ETA is tqdm's
+    smoothed rate over the increments of ``done``. A command that runs several equal parts (one
+    per alpha and start) drives one bar through :meth:`part`, so that the ETA covers the whole run.
     """
 
     def __init__(self, label: str, quiet: bool = False):
@@ -174,18 +278,32 @@ class ProgressBar:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total, desc=self.label, file=sys.stderr, leave=True, dynamic_ncols=True,
-                             mininterval=0.5)
+                             mininterval=0.5, smoothing=0.1)
+            _OPEN_BARS.add(self)
         self._bar.total = total
-        self._bar.n = done
+        if done >= self._bar.n:
+            self._bar.update(done - self._bar.n)
+        else:  # a restart (e.g. a resumed run): no rate from the jump back
+            self._bar.n = done
         if isinstance(info, dict) and "accept" in info:
             import numpy as np
 
             self._bar.set_postfix(acc=f"{float(np.mean(info['accept'])):.2f}", refresh=False)
-        self._bar.refresh()
         if done >= total:
             self.close()
+
+    def part(self, index: int, n_parts: int, postfix: str = ""):
+        """A ``(done, total, info)`` callback for part ``index`` of ``n_parts`` equal parts: it moves
+        this bar from ``index/n_parts`` to ``(index + 1)/n_parts`` of the whole (the whole run's
+        ETA), showing ``postfix`` (e.g. ``alpha=20 init=copy``)."""
+        def callback(done, total, info=None):
+            if self._bar is not None and postfix:
+                self._bar.set_description(f"{self.label} [{postfix}]", refresh=False)
+            self(index * total + done, n_parts * total, info)
+        return callback
 
     def close(self):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        _OPEN_BARS.discard(self)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import time
 
-from .common import (ProgressBar, add_model_args, add_run_args, at_least, device, floats, given, model_from_args,
-                     outdir, set_threads)
+from .common import (Outputs, ProgressBar, add_model_args, add_run_args, at_least, device, floats, given,
+                     model_from_args, resume_hint, set_threads, silent)
 
 NAME = "verify"
 HELP = "HMC over (Q, K) with W integrated out, two starts per alpha, vs the theory"
@@ -17,7 +17,7 @@ MODEL_OPTIONS = ("attention", "prior", "T", "nu", "sigma2", "kappa")
 
 
 def add_arguments(p):
-    add_run_args(p, seed=None, json='print the rows as a JSON list')
+    add_run_args(p, seed=None, json='print the rows as a JSON list', command=NAME)
     p.add_argument("--seed", type=int, default=None, help="master seed of data and chains (default: 0)")
     add_model_args(p, attention_default="softmax", objective=False, explicit=True)
     p.add_argument("--V", type=int, default=None,
@@ -86,9 +86,8 @@ def _sample(model, o: dict, args, theory):
     from copyhead.verification.sweep import run_sweep
 
     alphas = o["alphas"] or theory.default_alphas()
-    bar = ProgressBar(f"HMC {model.attention} V={model.V} ({len(alphas)} alphas x 2 starts)", quiet=args.json)
-    if o["checkpoint"]:
-        args.resume_hint = f"rerun the same command to resume from {o['checkpoint']}.ckpt.pt"
+    bar = ProgressBar(f"HMC {model.attention} V={model.V} ({len(alphas)} alphas x 2 starts)", quiet=silent(args))
+    args.resume_hint = resume_hint([f"{o['checkpoint']}.ckpt.pt"] if o["checkpoint"] else [], o["checkpoint_every"])
     s0 = theory.copy_start_scales(alphas) if o["copy_start"] == "theory" else None
     return run_sweep(model, alphas, iters=o["iters"], warmup=o["warmup"], seed=o["seed"], device=o["device"],
                      n_leapfrog=o["leapfrog"], progress=bar, checkpoint=o["checkpoint"] or None,
@@ -104,7 +103,7 @@ def _window_text(theory) -> str:
     return text + f"; with e1/V at V={theory.V} " + (fmt(*win) if win else "none")
 
 
-def _print_summary(rows, theory, wall, paths) -> None:
+def _print_summary(rows, theory, wall, out) -> None:
     from copyhead.verification.compare import format_verify_table, linear_lag
     from copyhead.verification.sweep import compare_starts
 
@@ -123,23 +122,41 @@ def _print_summary(rows, theory, wall, paths) -> None:
         if win and win[1] is not None:
             outside = [a for a in pairs if not (win[0] <= a <= win[1])]
             print(f"start-dependent alphas outside the finite-V window: {outside or 'none'}")
-    print(f"wall time {wall:.1f} s; wrote " + ", ".join(str(p) for p in paths))
+    print(f"wall time {wall:.1f} s; " + out.line())
 
 
 JSON_KEYS = ("alpha", "alpha_effective", "start", "m_mean", "m_err", "r_mean", "r_err", "acceptance", "rhat",
-             "theory_branch", "theory_m", "theory_m_corrected", "deviation", "eps_mean", "eps_theory")
+             "theory_branch", "theory_m", "theory_m_corrected", "deviation", "eps_mean", "eps_theory",
+             "alpha_effective_flag")
+
+
+def _write(rows, theory, model, seed, wall, args, out) -> None:
+    """JSON (the sweep: parameters, rows, start comparison, provenance), NPZ traces, CSV table,
+    NetCDF draws and the figure."""
+    from copyhead.io import provenance, write_csv
+    from copyhead.verification.compare import plot_verify
+    from copyhead.verification.outputs import columns_of, flag_effective_alpha, sweep_inference_data, write_draws
+    from copyhead.verification.sweep import save_sweep
+
+    flagged = flag_effective_alpha(rows)
+    out.stem = f"verify_{model.attention}_V{model.V}_seed{seed}"
+    prov = provenance(seeds={"seed": seed, "data_seeds": rows[0]["params"]["data_seeds"],
+                             "torch_seed": rows[0]["params"]["torch_seed"]}, wall_s=wall, loaded_from=args.load)
+    out.add(*save_sweep(rows, str(out.path("")), provenance=prov,
+                        extra={"alpha_effective_flagged": flagged, "wall_time_s": wall}))
+    out.add(write_csv(rows, out.path(".csv"), columns_of("verify", rows)))
+    out.add(write_draws(sweep_inference_data(rows, attrs={"command": "verify"}), out.path(".nc"), provenance=prov))
+    out.add(plot_verify(rows, theory, out.figure(), seed=seed))
 
 
 def run(args) -> int:
-    from copyhead.io import provenance
     from copyhead.numerics.finite_size import FiniteSizeTheory
-    from copyhead.verification.compare import annotate_with_theory, plot_verify
-    from copyhead.verification.sweep import save_sweep
+    from copyhead.verification.compare import annotate_with_theory
 
     set_threads(args.threads)
     o = _sampling_options(args)
     model = model_from_args(args, objective="posterior", V=o["V"])
-    folder = outdir(args.outdir)
+    out = Outputs(args)
     t0 = time.perf_counter()
     if args.load:
         model, rows = _load(args, o)
@@ -150,12 +167,9 @@ def run(args) -> int:
         rows = _sample(model, o, args, theory)
     wall = time.perf_counter() - t0
     annotate_with_theory(rows, theory)
-    prefix = str(folder / f"verify_{model.attention}_V{model.V}_seed{seed}")
-    prov = provenance(seeds={"seed": seed, "data_seeds": rows[0]["params"]["data_seeds"],
-                             "torch_seed": rows[0]["params"]["torch_seed"]}, wall_s=wall, loaded_from=args.load)
-    paths = list(save_sweep(rows, prefix, provenance=prov)) + [plot_verify(rows, theory, prefix + ".png")]
+    _write(rows, theory, model, seed, wall, args, out)
     if args.json:
         print(json.dumps([{k: r.get(k) for k in JSON_KEYS} for r in rows]))
-        return 0
-    _print_summary(rows, theory, wall, paths)
+    elif not silent(args):
+        _print_summary(rows, theory, wall, out)
     return 0
