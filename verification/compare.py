@@ -106,8 +106,10 @@ def plot_verify(rows, theory: FiniteSizeTheory, path, seed=None):
     p = rows[0].get("params", {})
     pts = [{"alpha": r["alpha_effective"], "m": r["m_mean"], "err": r["m_err"], "start": r["start"]} for r in rows]
     known = {(r["alpha_effective"], r["theory_m_1loop"]) for r in rows if r.get("theory_m_1loop") is not None}
-    ylabel = r"copy weight $\langle|m|\rangle$" if theory.model.attention == "linear" else r"copy weight $\langle m\rangle$"
-    return plot_points_on_theory(theory, pts, path, one_loop=sorted(known), ylabel=ylabel, label=f"HMC ($V={theory.V}$)",
+    linear = theory.model.attention == "linear"
+    ylabel = r"copy weight $\langle|m|\rangle$" if linear else r"copy weight $\langle m\rangle$"
+    return plot_points_on_theory(theory, pts, path, one_loop=sorted(known), ylabel=ylabel,
+                                 label=f"HMC ($V={theory.V}$)",
                                  heading=r"HMC over $(Q, K)$ with $W$ integrated out, two starts per $\alpha$",
                                  seed=seed if seed is not None else p.get("seed"),
                                  warmup=p.get("warmup"), iterations=p.get("iters"))

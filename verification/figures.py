@@ -33,7 +33,7 @@ START_STYLE = {  # marker, colour of the points of a start / init
     "uniform": ("o", "black"), "prior": ("o", "black"), "copy": ("s", "tab:green"),
 }
 RC = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 10, "legend.fontsize": 7.5, "xtick.labelsize": 8,
-      "ytick.labelsize": 8, "figure.titlesize": 10, "pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none",
+      "ytick.labelsize": 8, "figure.titlesize": 10, "pdf.fonttype": 42, "ps.fonttype": 42,
       "savefig.dpi": 200, "axes.spines.top": False, "axes.spines.right": False}
 
 
@@ -53,7 +53,8 @@ def save(fig, path):
 
     from copyhead.io import atomic_path
 
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     with style(), atomic_path(path) as tmp:
         fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], dpi=RC["savefig.dpi"])
     plt.close(fig)
@@ -109,10 +110,14 @@ def _dense(b, k, n: int = 400):
     """``(alpha, m, F)`` of a branch, resampled on ``n`` points evenly spaced in its own variable
     ``x`` (``s`` softmax, ``u = m^2`` linear) by monotone cubic interpolation of ``alpha(x)`` and
     ``F(x)`` (smooth along a branch, also at its folds), with ``m = m(x)`` exact: the continuation's
-    steps are not visible as corners (``m ~ sqrt(alpha - alpha_c)`` at a linear onset)."""
+    steps are not visible as corners (``m ~ sqrt(alpha - alpha_c)`` at a linear onset). A branch at
+    fixed ``x`` (``m = 0``, the MAP kink ``s = 0``) is resampled evenly in alpha with ``F`` exact."""
     from scipy.interpolate import PchipInterpolator
 
     a, x, F = (np.asarray(v, float) for v in (b.alpha, b.x, b.F))
+    if b.kind != "smooth" and np.ptp(x) == 0.0:  # m = 0 (linear) or s = 0 (MAP kink): x fixed, F exact
+        fine = np.linspace(a.min(), a.max(), n)
+        return fine, np.full(n, float(b.m[0])), np.array([k.F(float(x[0]), float(al)) for al in fine])
     if b.kind != "smooth" or len(x) < 4 or not (np.all(np.diff(x) > 0) or np.all(np.diff(x) < 0)):
         return a, np.asarray(b.m, float), F
     order = np.argsort(x)
@@ -250,8 +255,11 @@ def draw_curves(ax, curves: Curves, V: Optional[int], lo: float = -np.inf, hi: f
     def inside(a):
         return (np.asarray(a) >= lo) & (np.asarray(a) <= hi)
 
+    def overlaps(a):
+        return len(a) > 0 and np.min(a) <= hi and np.max(a) >= lo
+
     def lines(polys, label, **kw):
-        polys = [(a, m) for a, m in polys if np.any(inside(a))]
+        polys = [(a, m) for a, m in polys if overlaps(a)]
         for i, (a, m) in enumerate(polys):
             ax.plot(a, m, label=label if i == 0 else None, **kw)
 
@@ -260,7 +268,7 @@ def draw_curves(ax, curves: Curves, V: Optional[int], lo: float = -np.inf, hi: f
         ax.axvspan(*win, color=COLORS["finite"], alpha=0.07, lw=0,
                    label=f"spinodal window of $F - e_1/V$ ($V={V}$)")
     lines(curves.inf_meta, r"$V=\infty$ metastable", color=COLORS["meta"], lw=1.3, zorder=2)
-    lines(curves.inf_stable, r"$V=\infty$ stable", color=COLORS["inf"], lw=2.2, zorder=3)
+    lines(curves.inf_stable, r"$V=\infty$ stable", color=COLORS["inf"], lw=2.8, zorder=3)
     lines(curves.inf_unstable, r"$V=\infty$ unstable", color=COLORS["unstable"], lw=1.1, ls="--", zorder=2)
     folds = [(a, m) for a, m in curves.inf_folds if inside(a)]
     if folds:
@@ -270,9 +278,10 @@ def draw_curves(ax, curves: Curves, V: Optional[int], lo: float = -np.inf, hi: f
         kind, ac = curves.inf_transition
         name = {"first-order": "coexistence", "second-order": "critical point"}.get(kind, kind)
         ax.axvline(ac, color="0.35", ls="-.", lw=0.9, label=rf"$V=\infty$ {name} $\alpha_c={ac:.4g}$", zorder=1)
-    lines(curves.finite_min, f"$F - e_1/V$ minima ($V={V}$)", color=COLORS["finite"], lw=1.6, zorder=3)
+    # thinner than the V = inf lines, on top of them: where both coincide the blue shows as a border
+    lines(curves.finite_min, f"$F - e_1/V$ minima ($V={V}$)", color=COLORS["finite"], lw=1.2, zorder=3)
     lines(curves.finite_saddle, f"$F - e_1/V$ saddles ($V={V}$)", color=COLORS["finite"], lw=1.0, ls=":", zorder=3)
-    if curves.one_loop is not None and np.any(inside(curves.one_loop[0])):
+    if curves.one_loop is not None and overlaps(curves.one_loop[0]):
         a, m = curves.one_loop
         ax.plot(a, m, color=COLORS["one_loop"], lw=1.6, ls="-", label=rf"one loop $\langle|m|\rangle$ ($V={V}$)",
                 zorder=3)
@@ -315,7 +324,7 @@ def plot_points_on_theory(theory: FiniteSizeTheory, points: Sequence[dict], path
 
         lo, hi = alpha_window([p["alpha"] for p in points])
         curves = theory_curves(theory, lo, hi, one_loop=one_loop)
-        fig, ax = plt.subplots(figsize=(6.6, 4.6))
+        fig, ax = plt.subplots(figsize=(8.4, 4.4))
         draw_curves(ax, curves, theory.V, lo, hi)
         draw_points(ax, points, label, kind=kind)
         ax.set_xlim(lo, hi)
@@ -324,6 +333,6 @@ def plot_points_on_theory(theory: FiniteSizeTheory, points: Sequence[dict], path
         top = max(ms) if ms else 1.0
         ax.set_ylim(min(0.0, min(ms, default=0.0)) - 0.02, min(1.05, top + 0.08) if top <= 1 else top * 1.08)
         ax.set(xlabel=r"$\alpha = PT/(\kappa V^2)$", ylabel=ylabel)
-        ax.legend(loc="best", framealpha=0.9, ncol=1)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)  # off the data
         title(fig, heading, theory.model, seed, **extra)
         return save(fig, path)

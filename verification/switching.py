@@ -105,7 +105,7 @@ def plot_switching(res: SwitchingResult, path, model: Optional[Model] = None, se
             c, e = res.histograms[a]
             ax.bar(0.5 * (e[1:] + e[:-1]), c / c.sum(), width=e[1] - e[0], color="tab:blue",
                    label="HMC draws (all chains)")
-            ax.axvline(res.m_threshold, color="k", ls=":", lw=1, label="branch threshold")
+            ax.axvline(res.m_threshold, color="k", ls=":", lw=1, label=r"branch threshold (saddle of $F - e_1/V$)")
             ax.set_title(rf"$\alpha={a:g}$, $f_{{\rm copy}}={res.fractions[i]:.2f}$")
             ax.set_ylim(0, 1.45 * float((c / c.sum()).max()))  # room for the legend
             ax.set_xlabel(r"copy weight $m$")

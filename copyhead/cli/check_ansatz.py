@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-from .common import Outputs, add_model_args, add_output_args, floats, model_from_args, say, silent
+from .common import Outputs, add_model_args, add_output_args, floats, model_from_args, say
 
 NAME = "check-ansatz"
 HELP = "unconstrained minimisation over all T^2 scores vs the symmetric softmax ansatz"

@@ -99,8 +99,8 @@ def add_output_args(p, command: str, figures: bool = True):
                         "to stderr)")
 
 
-def add_run_args(p, outdir="copyhead-output", seed="seed of data and chains", threads=True, json="print the result as JSON",
-                 command=None, figures=True):
+def add_run_args(p, outdir="copyhead-output", seed="seed of data and chains", threads=True,
+                 json="print the result as JSON", command=None, figures=True):
     """The options every computing command shares: ``--seed --threads --outdir --json``
     (each left out when its argument is None/False). With ``command``, the output options of
     :func:`add_output_args` (``--outdir copyhead-output/<command>``, ``--format``, ``--quiet``)

@@ -95,9 +95,14 @@ def _train_one(model, theory, a, init, args, progress):
 
 def _theory_lines(theory, alpha) -> dict:
     """The MAP minima at ``alpha`` (realised), V = inf and with ``e1_MAP/V``, for the m(t) panel."""
+    from copyhead.verification.figures import COLORS
+
     a = theory.alpha_of_run(alpha)
-    lines = {f"MAP $V=\\infty$ {q.branch} minimum": q.m for q in theory.limit_minima(a)}
-    lines.update({f"MAP $F - e_1/V$ {q.branch} minimum": q.m for q in theory.minima(a)})
+    style = {"disordered": ":", "copy": "-.", "symmetric": ":", "ordered": "-."}
+    lines = {f"MAP $V=\\infty$ {q.branch} minimum": (q.m, {"color": COLORS["inf"], "ls": style[q.branch]})
+             for q in theory.limit_minima(a)}
+    lines.update({f"MAP $F - e_1/V$ {q.branch} minimum ($V={theory.V}$)":
+                  (q.m, {"color": COLORS["finite"], "ls": style[q.branch]}) for q in theory.minima(a)})
     return lines
 
 
@@ -113,9 +118,10 @@ def _figures(results_by_alpha, rows, theory, model, args, out) -> None:
                                   lr=args.lr))
     for a, results in results_by_alpha.items():
         n_par = max(r["n_parameters"] for r in rows if r["alpha"] == a)
+        a_eff = theory.alpha_of_run(a)
         out.add(plot_training(results, out.figure(f"alpha{a:g}"),
-                              title=f"Adam (MAP) trajectories at $\\alpha={a:g}$ "
-                                    f"(realised {theory.alpha_of_run(a):.4g})",
+                              title=f"Adam (MAP) trajectories at $\\alpha={a:g}$"
+                                    + (f" (realised {a_eff:.4g})" if a_eff != a else ""),
                               subtitle=describe(model, args.seed, steps=args.steps, lr=args.lr),
                               theory_m=_theory_lines(theory, a), grad_tol=args.grad_tol * math.sqrt(n_par)))
 
@@ -125,7 +131,8 @@ def _write(results_by_alpha, rows, theory, model, args, wall, out):
     from copyhead.verification.outputs import columns_of, flag_effective_alpha, training_dataset, write_draws
 
     flagged = flag_effective_alpha(rows)
-    unconverged = [{"alpha": r["alpha"], "init": r["init"], "grad_rms": r["grad_rms"]} for r in rows if not r["converged"]]
+    unconverged = [{"alpha": r["alpha"], "init": r["init"], "grad_rms": r["grad_rms"]}
+                   for r in rows if not r["converged"]]
     seeds = {"seed": args.seed}
     out.add(write_result(out.path(".json"),
                          {"model": model.to_dict(), "steps": args.steps, "lr": args.lr, "seed": args.seed,

@@ -128,3 +128,29 @@ def test_ctrl_c_says_how_to_resume(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert rc == 130
     assert err.startswith("copyhead: interrupted; checkpoint saved") and prefix + ".ckpt.pt" in err
+
+
+def test_sweep_draws_are_laid_out_by_chain_draw_alpha():
+    """posterior.m[c, d, i] is draw warmup + d of the c-th chain of alpha i (rows alpha-major, as
+    run_sweep returns them); warm-up draws go to warmup_posterior; sweeps saved before the
+    ``accepted`` trace existed still convert (without it)."""
+    from copyhead.verification.outputs import sweep_inference_data
+
+    rng = np.random.default_rng(0)
+    warmup, iters = 3, 5
+    params = {"warmup": warmup, "iters": iters, "model": {"attention": "softmax"}, "V": 4, "N": 8, "n_leapfrog": 2,
+              "seed": 0}
+    names = ("m", "r", "train_err", "logp", "accept_prob", "step_size", "divergent")
+    rows = [{"alpha": a, "alpha_effective": a + 0.1, "P": 7, "start": s, "params": params,
+             "traces": {n: rng.random(warmup + iters) for n in names}}
+            for a in (5.0, 8.0) for s in ("uniform", "copy")]
+    idata = sweep_inference_data(rows)
+    m = idata.posterior["m"]
+    assert m.shape == (2, iters, 2) and "accepted" not in idata.sample_stats
+    for i in range(2):
+        for c in range(2):
+            np.testing.assert_array_equal(m.values[c, :, i], rows[2 * i + c]["traces"]["m"][warmup:])
+            np.testing.assert_array_equal(idata.warmup_posterior["m"].values[c, :, i],
+                                          rows[2 * i + c]["traces"]["m"][:warmup])
+    assert list(idata.posterior["start"].values) == ["uniform", "copy"]
+    assert list(idata.posterior["alpha_effective"].values) == [5.1, 8.1]
