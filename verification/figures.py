@@ -200,19 +200,32 @@ def _softmax_finite_curves(theory: FiniteSizeTheory, lo: float, hi: float, out: 
 
 
 def _linear_finite_curves(theory: FiniteSizeTheory, lo: float, hi: float, out: Curves, n_alpha: int) -> None:
-    """Minima of ``F - e1/V`` (linear) on an alpha grid, joined by branch."""
+    """Minima of ``F - e1/V`` (linear) on an alpha grid, joined into branches by continuity: a
+    minimum continues the branch whose last point (at the previous alpha) is nearest in ``m``,
+    if that is closer than ``jump``; otherwise it starts a new branch (two minima of the same
+    label, e.g. a small-``m`` and a large-``m`` ordered one, stay apart)."""
+    jump = 0.1
     alphas = np.linspace(lo, hi, n_alpha)
-    by_branch = {}
+    done, open_ = [], []  # branches: lists of (alpha, m)
     for a in alphas:
-        for q in theory.minima(a):
-            by_branch.setdefault(q.branch, {})[a] = q.m
-    for pts in by_branch.values():
-        m = np.array([pts.get(a, np.nan) for a in alphas])
-        for sl in _runs(np.isfinite(m)):
-            out.finite_min.append((alphas[sl], m[sl]))
+        ms = sorted(q.m for q in theory.minima(a))
+        nxt = []
+        for m in ms:
+            best = min(open_, key=lambda br: abs(br[-1][1] - m), default=None)
+            if best is not None and abs(best[-1][1] - m) < jump:
+                open_.remove(best)
+                best.append((a, m))
+                nxt.append(best)
+            else:
+                nxt.append([(a, m)])
+        done += open_
+        open_ = nxt
+    for br in done + open_:
+        a, m = np.array(br).T
+        out.finite_min.append((a, m))
 
 
-def theory_curves(theory: FiniteSizeTheory, lo: float, hi: float, *, n_alpha: int = 240, n_linear: int = 40,
+def theory_curves(theory: FiniteSizeTheory, lo: float, hi: float, *, n_alpha: int = 240, n_linear: int = 60,
                   one_loop: Optional[Sequence[tuple]] = None, n_one_loop: int = 15) -> Curves:
     """All theory curves of ``theory`` on ``[lo, hi]`` (module docstring).
 

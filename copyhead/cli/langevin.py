@@ -96,7 +96,7 @@ def _write(results, rows, theory, model, args, wall, out) -> None:
     out.add(plot_points_on_theory(theory, pts, out.figure(), label=f"all-weights {args.method.upper()} ($V={model.V}$)",
                                   heading=r"temperature-1 dynamics on all weights $(Q, K, W)$ vs the posterior theory",
                                   seed=args.seed, ylabel=ylabel, kind="init", chains=args.chains,
-                                  iterations=args.iters))
+                                  warmup=args.iters // 4, iterations=args.iters))
 
 
 def run(args) -> int:

@@ -181,9 +181,10 @@ def test_langevin_files(tmp_path, capsys):
 
 def test_switching_files(tmp_path, capsys):
     argv = ["switching", *SMALL, "--alphas", "5,8", "--iters", "10", "--warmup", "5", "--chains", "2",
-            "--leapfrog", "2", "--quiet", "--outdir", str(tmp_path)]
+            "--leapfrog", "2", "--quiet", "--checkpoint", str(tmp_path / "ck"), "--outdir", str(tmp_path)]
     rc, stdout, stderr = _run(argv, capsys)
     assert rc == 0 and stdout == "" and stderr == ""
+    assert (tmp_path / "ck_rep0.ckpt.pt").exists()  # one checkpoint per replica (chains // 2 = 1)
     stem = tmp_path / "switching_V4_seed0"
     summary = json.loads(Path(f"{stem}_summary.json").read_text())
     _check_provenance(summary["provenance"], argv)
