@@ -170,7 +170,8 @@ def limit_curves(limit, lo: float, hi: float, out: Optional[Curves] = None, auto
         if np.any(gap > 1e-12 * np.maximum(1.0, np.abs(F))):
             out.inf_meta.append((a, m))
     out.inf_folds = [(f.alpha, float(k.m_of_x(f.x))) for f in res.folds]
-    out.inf_transition = (res.transition.kind, res.transition.alpha_c)
+    if res.transition.alpha_c is not None:  # kind "none": no transition in the window
+        out.inf_transition = (res.transition.kind, res.transition.alpha_c)
     return out
 
 
