@@ -44,7 +44,7 @@ def _figure(model, checks, args, path):
     with style():
         import matplotlib.pyplot as plt
 
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(9.5, 4.2))
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(9.5, 5.0))
         lo, hi = min(c.alpha for c in checks), max(c.alpha for c in checks)
         pad = 0.1 * (hi - lo) or 1.0
         draw_curves(ax, limit_curves(model, lo - pad, hi + pad), None, lo - pad, hi + pad)
@@ -55,7 +55,7 @@ def _figure(model, checks, args, path):
         ax.plot([a for (a, _), b in zip(runs, best) if not b], [r["m"] for (_, r), b in zip(runs, best) if not b],
                 "x", ms=6, mew=1.5, color="tab:gray", zorder=5, label="other local minima found")
         ax.set(xlabel=r"$\alpha$", ylabel=r"copy weight $m$", xlim=(lo - pad, hi + pad), ylim=(0, 1))
-        ax.legend(loc="upper left")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)  # off the data
         gaps = np.array([r["gap"] for _, r in runs])
         dist = np.maximum([r["distance"] for _, r in runs], 1e-16)  # exact zeros shown at 1e-16
         sc = bx.scatter(dist, gaps, c=[a for a, _ in runs], cmap="viridis", s=16, zorder=3)
@@ -65,7 +65,7 @@ def _figure(model, checks, args, path):
         bx.set_xscale("log")
         bx.margins(y=0.12)
         bx.set(xlabel="distance of the minimum to the ansatz family", ylabel=r"$F - F_{\rm ansatz}$ (per $V^2$)")
-        bx.legend(loc="center right")
+        bx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
         title(fig, "unconstrained minimisation over all $T^2$ scores vs the symmetric ansatz", model, args.seed,
               starts=f"{args.starts} random + 9 structured per $\\alpha$")
         return save(fig, path)
