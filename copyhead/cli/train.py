@@ -19,7 +19,7 @@ from .common import (Outputs, ProgressBar, add_model_args, add_run_args, at_leas
 NAME = "train"
 HELP = "Adam (MAP) training of the finite network from prior and copy inits vs the MAP theory"
 INITS = ("prior", "copy")
-GRAD_TOL = 1e-6  # converged runs reach RMS ~1e-15 (V = 16, 4000 steps); runs stopped early 1e-4 .. 1
+GRAD_TOL = 1e-6  # converged runs reach RMS 1e-16 .. 1e-14 (V = 16, 4000 steps); runs stopped early 1e-4 .. 1
 
 
 def add_arguments(p):
