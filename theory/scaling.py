@@ -315,10 +315,11 @@ def law_description(attention: str, prior: str, objective: str) -> dict:
         out["asymptotic"] = {"text": _ASYMPTOTIC_TEXT[0], "latex": _ASYMPTOTIC_TEXT[1]}
         grows = "T ln T" if prior == "qk" else "T ln^2 T"
         seq = "ln T" if prior == "qk" else "ln^2 T"
+        m_law = ("sqrt(ln T/T)", r"\sqrt{\ln T/T}") if prior == "qk" else ("sqrt(ln T/(2T))", r"\sqrt{\ln T/(2T)}")
         out["m_at_transition"] = {
             "text": "the copy minimum at alpha_c has s ~ (ln T + ln ln T)/2 and m ~ sqrt(z (1/(sigma2 alpha_c) + 1/T)) "
-                    "~ sqrt(ln T/T) -> 0 (m_below = 1/T): the jump does not reach an O(1) copy weight",
-            "latex": r"m_{\rm above} \simeq \sqrt{z_c\left(\frac{1}{\sigma^2\alpha_c} + \frac{1}{T}\right)} \sim \sqrt{\ln T/T}"}
+                    f"~ {m_law[0]} -> 0 (m_below = 1/T): the jump does not reach an O(1) copy weight",
+            "latex": r"m_{\rm above} \simeq \sqrt{z_c\left(\frac{1}{\sigma^2\alpha_c} + \frac{1}{T}\right)} \sim " + m_law[1]}
     else:
         grows = "sqrt(T)" if not (prior == "qk" and objective == "map") else "T^(2/3)"
         seq = "T^(-1/2)" if grows == "sqrt(T)" else "T^(-1/3)"
