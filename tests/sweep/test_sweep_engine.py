@@ -116,6 +116,20 @@ def test_rerun_computes_nothing(runs, pools):
     xr.testing.assert_identical(before, after)
 
 
+def test_existing_scheduler(pools, runs, tmp_path):
+    """``--scheduler``: the engine connects to a running cluster (here the module's LocalCluster),
+    checks that its workers are pinned, and gives the same dataset."""
+    address = pools["dask"][1].address
+    warnings = []
+    with open_executor("dask", scheduler=address, warn=warnings.append) as (ex, info):
+        assert (info.address, info.workers) == (address, 2)
+        report = run(parse_spec(SOLVE, registry()), tmp_path, ex, info)
+    assert warnings == [] and (report.computed, report.failed) == (4, 0)
+    a, b = _load(tmp_path), _load(runs["serial", "solve"][1])
+    a.attrs.pop("provenance"), b.attrs.pop("provenance")
+    xr.testing.assert_identical(a, b)
+
+
 PROBE = {"command": "probe", "seed": 1, "grid": {"x": [0.0, 1.0, 2.0, 3.0]}, "fixed": {"fail_at": 2.0}}
 
 

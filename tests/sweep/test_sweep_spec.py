@@ -168,3 +168,18 @@ def test_result_protocol():
                      ({"rows": [{"n": 1}], "n": 2}, "both")]:
         with pytest.raises(ProtocolError, match=msg):
             task_variables(bad, {"alpha": 2.0})
+
+
+def test_example_specs_are_valid():
+    from pathlib import Path
+
+    from copyhead.sweep import load_spec, validate_tasks
+
+    examples = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.toml"))
+    assert examples
+    for path in examples:
+        spec = load_spec(path, registry())
+        validate_tasks(spec)
+        assert len(spec.tasks()) == len({t.key for t in spec.tasks()}) > 0
+    hyst = load_spec(Path(examples[0]).parent / "hysteresis_V8_32.toml", registry())
+    assert hyst.shape == (5, 10, 2) and hyst.fixed == {"attention": "softmax", "iters": 3000}

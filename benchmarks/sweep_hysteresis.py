@@ -1,0 +1,98 @@
+"""Wall time of the paper-scale hysteresis sweep (examples/hysteresis_V8_32.toml), measured on a
+reduced version and extrapolated.
+
+Usage:  python benchmarks/sweep_hysteresis.py [--spec examples/hysteresis_V8_32.toml]
+        [--executor dask] [--workers 2] [--reduced-iters 100] [--calib-iters 1000]
+
+1. The whole grid runs with ``iters = --reduced-iters`` (warm-up ``iters`` as well): every task is
+   executed through the engine on the chosen executor; its wall time is measured.
+2. Per V one task (the middle alpha, seed 0) runs again with ``--calib-iters`` (warm-up half of it):
+   the per-iteration cost ``b_V`` is the difference of the two task times over the difference of
+   their iteration counts (HMC cost does not depend on alpha: the data enter through the V x V
+   counts).
+3. Each task of the full spec is then ``t_reduced + b_V (n_full - n_reduced)`` with
+   ``n = iters + warm-up``; their sum, times the ratio (sweep wall / sum of task times) measured
+   in step 1 on the same executor, is the extrapolated wall time.
+
+The machine is shared: ``uptime`` is printed before and after.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def task_times(folder: Path) -> dict:
+    out = {}
+    for p in (folder / "tasks").glob("*.json"):
+        t = json.loads(p.read_text())
+        out[(t["point"]["V"], t["point"]["alpha"], t["point"]["seed"])] = t["wall_s"]
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--spec", default=str(Path(__file__).resolve().parents[1] / "examples" / "hysteresis_V8_32.toml"))
+    ap.add_argument("--executor", default="dask")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--reduced-iters", type=int, default=100)
+    ap.add_argument("--calib-iters", type=int, default=1000)
+    ap.add_argument("--out", default=None, help="keep the runs here (default: a temporary folder)")
+    a = ap.parse_args(argv)
+    from copyhead.cli.sweep_tasks import registry
+    from copyhead.sweep import load_spec, open_executor, parse_spec, run
+
+    reg = registry()
+    full = load_spec(a.spec, reg)
+    fi = full.fixed.get("iters", full.task_type.options["iters"].default)
+    fw = full.fixed.get("warmup") or max(100, fi // 2)
+    n_full = fi + fw
+    doc = full.to_dict()
+    reduced = {**doc, "fixed": {**doc["fixed"], "iters": a.reduced_iters, "warmup": a.reduced_iters}}
+    mid = sorted(full.grid["alpha"])[len(full.grid["alpha"]) // 2]
+    calib = {**doc, "grid": {"V": full.grid["V"], "alpha": [mid], "seed": [full.grid["seed"][0]]},
+             "fixed": {**doc["fixed"], "iters": a.calib_iters, "warmup": a.calib_iters // 2}}
+    n_red, n_cal = 2 * a.reduced_iters, a.calib_iters + a.calib_iters // 2
+    print(f"uptime before: {uptime()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="copyhead-bench-hyst-") as tmp:
+        root = Path(a.out or tmp)
+        t0 = time.perf_counter()
+        with open_executor(a.executor, a.workers) as (ex, info):
+            t_start = time.perf_counter() - t0
+            rep = run(parse_spec(reduced, reg), root / "reduced", ex, info)
+            print(f"reduced sweep: {rep.tasks} tasks, {rep.failed} failed, wall {rep.wall_s:.1f} s", flush=True)
+            rep_c = run(parse_spec(calib, reg), root / "calib", ex, info)
+            print(f"calibration: {rep_c.tasks} tasks, wall {rep_c.wall_s:.1f} s", flush=True)
+        tr, tc = task_times(root / "reduced"), task_times(root / "calib")
+    ratio = rep.wall_s / sum(tr.values())
+    print(f"\nexecutor {info.describe()}, start {t_start:.1f} s; reduced: iters {a.reduced_iters} + warm-up "
+          f"{a.reduced_iters} per chain; full: iters {fi} + warm-up {fw}")
+    print("| V | task wall, reduced: median (s) | per-iteration cost b_V (ms) | extrapolated task (s) |")
+    print("|---|---|---|---|")
+    total = 0.0
+    for V in full.grid["V"]:
+        (key_c, t_c), = [(k, v) for k, v in tc.items() if k[0] == V]
+        b = (t_c - tr[key_c]) / (n_cal - n_red)
+        ts = [t + b * (n_full - n_red) for k, t in tr.items() if k[0] == V]
+        total += sum(ts)
+        print(f"| {V} | {statistics.median([t for k, t in tr.items() if k[0] == V]):.2f} | {1e3 * b:.2f} | "
+              f"{statistics.median(ts):.1f} |")
+    print(f"\nsum of task times, full spec (extrapolated): {total:.0f} s = {total / 3600:.2f} h (one worker's time)")
+    print(f"measured sweep wall / sum of task times (reduced run, {info.describe()}): {ratio:.3f}")
+    print(f"extrapolated wall time of the full spec on {info.describe()}: {total * ratio:.0f} s = "
+          f"{total * ratio / 3600:.2f} h")
+    print(f"uptime after: {uptime()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
