@@ -152,7 +152,10 @@ def _dask(n: int, scheduler: Optional[str], warn):
     else:
         blas = tuple(k for k in THREAD_ENV if k != "NUMBA_NUM_THREADS")  # see copyhead.sweep.threads
         environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **{k: THREAD_ENV[k] for k in blas}}
-        with pinned_environ(blas), dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        # the statistical profiler samples the task thread every 10 ms: measurable on Python-heavy
+        # tasks and only of use with a dashboard, which this cluster does not start
+        config = {"distributed.nanny.pre-spawn-environ": environ, "distributed.worker.profile.enabled": False}
+        with pinned_environ(blas), dask.config.set(config):
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                    silence_logs=logging.ERROR, env=dict(THREAD_ENV))
         client = Client(cluster)
