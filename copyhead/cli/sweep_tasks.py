@@ -106,6 +106,16 @@ def _pick(record: dict, columns) -> dict:
     return {k: record[k] for k in columns if k in record}
 
 
+def _theory_columns(model, m: float) -> dict:
+    """The stable branch nearest to a finite run's ``m`` (V = inf and with e1/V), as the
+    ``train`` and ``langevin`` commands report it."""
+    from copyhead.numerics.finite_size import theory_for_run
+
+    tp = theory_for_run(model, model.alpha_effective, m)
+    ref = tp.m_corrected if tp.m_corrected is not None else tp.m
+    return {"theory_branch": tp.branch, "theory_m": tp.m, "theory_m_corrected": tp.m_corrected, "deviation": m - ref}
+
+
 # ------------------------------------------------------------------------------------------ solve
 def solve_validate(o: dict) -> None:
     _model(o)
@@ -181,7 +191,6 @@ def train_validate(o: dict) -> None:
 
 def train_compute(o: dict) -> dict:
     """``copyhead train --alphas ALPHA``: Adam (MAP) from each init vs the MAP theory."""
-    from copyhead.numerics.finite_size import theory_for_run
     from copyhead.verification import train_adam
 
     model = _model(o, objective="map", V=o["V"])
@@ -190,28 +199,29 @@ def train_compute(o: dict) -> dict:
         res = train_adam(model, steps=o["steps"], lr=o["lr"], seed=o["seed"], init=init, init_scale=o["init_scale"],
                          record_every=max(1, o["steps"] // 400))
         m_cmp = abs(res.m) if model.attention == "linear" else res.m
-        tp = theory_for_run(model, model.alpha_effective, m_cmp)
-        ref = tp.m_corrected if tp.m_corrected is not None else tp.m
         summary = res.summary()
         data_seeds[init] = summary["data_seed"]
         rows.append({"init": init, "alpha_effective": model.alpha_effective, "m_final": m_cmp,
-                     **_pick(summary, TRAIN_COLUMNS), "theory_branch": tp.branch, "theory_m": tp.m,
-                     "theory_m_corrected": tp.m_corrected, "deviation": m_cmp - ref})
+                     **_pick(summary, TRAIN_COLUMNS), **_theory_columns(model, m_cmp)})
     return {"rows": rows, "row_dims": ["init"], "info": {"data_seed": data_seeds}}
 
 
 # --------------------------------------------------------------------------------------- langevin
-def langevin_validate(o: dict) -> None:
-    _model(o, objective="posterior", V=o["V"])
-    at_least("chains", o["chains"], 1)
-    at_least("iters", o["iters"], 10)
+def _sampler_validate(min_chains: int):
+    """``validate(options)`` of the samplers with ``--chains`` (langevin, switching)."""
+
+    def validate(o: dict) -> None:
+        _model(o, objective="posterior", V=o["V"])
+        at_least("chains", o["chains"], min_chains)
+        at_least("iters", o["iters"], 10)
+
+    return validate
 
 
 def langevin_compute(o: dict) -> dict:
     """``copyhead langevin --alphas ALPHA``: all-weights sampling from both inits vs the posterior theory."""
     import numpy as np
 
-    from copyhead.numerics.finite_size import theory_for_run
     from copyhead.verification import sample_langevin
 
     model = _model(o, objective="posterior", V=o["V"])
@@ -220,19 +230,12 @@ def langevin_compute(o: dict) -> dict:
         res = sample_langevin(model, n_iter=o["iters"], seed=o["seed"], method=o["method"], chains=o["chains"],
                               init=init)
         mean, err, ess = res.stat("abs_m" if model.attention == "linear" else "m")
-        tp = theory_for_run(model, model.alpha_effective, mean)
-        ref = tp.m_corrected if tp.m_corrected is not None else tp.m
         rows.append({"init": init, "alpha_effective": model.alpha_effective, "m_mean": mean, "m_err": err,
-                     "ess": ess, "accept": float(np.mean(res.accept_rate)), "theory_branch": tp.branch,
-                     "theory_m": tp.m, "theory_m_corrected": tp.m_corrected, "deviation": mean - ref})
+                     "ess": ess, "accept": float(np.mean(res.accept_rate)), **_theory_columns(model, mean)})
     return {"rows": rows, "row_dims": ["init"]}
 
 
 # -------------------------------------------------------------------------------------- switching
-def switching_validate(o: dict) -> None:
-    _model(o, objective="posterior", V=o["V"])
-    at_least("chains", o["chains"], 2)
-    at_least("iters", o["iters"], 10)
 
 
 def switching_compute(o: dict) -> dict:
@@ -267,9 +270,9 @@ def _adapters() -> dict:
         "train": task_from_command("train", _train.add_arguments, train_compute, exclude=ex, extra=(ALPHA,),
                                    validate=train_validate, attrs=ATTRS),
         "langevin": task_from_command("langevin", _langevin.add_arguments, langevin_compute, exclude=ex,
-                                      extra=(ALPHA,), validate=langevin_validate, attrs=ATTRS),
+                                      extra=(ALPHA,), validate=_sampler_validate(1), attrs=ATTRS),
         "switching": task_from_command("switching", _switching.add_arguments, switching_compute, exclude=ex,
-                                       extra=(_alphas_option(_switching),), validate=switching_validate, attrs=ATTRS),
+                                       extra=(_alphas_option(_switching),), validate=_sampler_validate(2), attrs=ATTRS),
     }
 
 
