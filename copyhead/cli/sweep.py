@@ -33,7 +33,7 @@ def add_arguments(p):
 
 def sweep(spec_path, out=None, executor="processes", workers=None, scheduler=None, progress=None, warn=None):
     """Validate ``spec_path`` and run it (the Python form of the command); returns the
-    :class:`~copyhead.sweep.runner.SweepReport`. ``executor`` is a kind (``serial``,
+    :class:`~copyhead.sweep.runner.SweepReport` and the output folder. ``executor`` is a kind (``serial``,
     ``processes``, ``dask``) or a ``concurrent.futures.Executor`` to use as it is (e.g.
     ``client.get_executor()`` of a Dask cluster you manage)."""
     from copyhead.sweep import load_spec, open_executor, run, validate_tasks

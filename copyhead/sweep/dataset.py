@@ -193,7 +193,6 @@ def merge(spec, tasks, records: dict):
         "base_seed": spec.base_seed,
         "seed_derivation": SEED_DERIVATION if spec.task_type.takes_seed else "deterministic (no seed)",
         "omitted_from_dataset": ", ".join(sorted(omitted)),
-        "Conventions": "CF-1.8",
     })
     return ds
 

@@ -8,7 +8,7 @@ with their error and traceback while the others go on; they run again on the nex
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -46,6 +46,11 @@ class SweepReport:
         return d
 
 
+def _lost(exc: BaseException) -> dict:
+    """The record of a task whose worker died or whose executor broke (it runs again on a rerun)."""
+    return {"status": "failed", "result": None, "error": error_record(exc), "wall_s": None, "worker": None}
+
+
 def execute(tasks, task_type, store: TaskStore, executor, *, max_in_flight: Optional[int] = None,
             progress: Optional[Callable] = None, provenance: Callable[..., dict]) -> tuple:
     """Run the ``tasks`` not yet done in ``store`` on ``executor``; returns ``(computed, failed)``
@@ -58,10 +63,24 @@ def execute(tasks, task_type, store: TaskStore, executor, *, max_in_flight: Opti
         progress(done_count, total)
     computed, failed, pending = [], [], {}
     queue = iter(todo)
+    def record(t, rec):
+        nonlocal done_count
+        store.save(t, rec, provenance(seeds=t.seed, wall_s=rec.get("wall_s")))
+        computed.append(t)
+        if rec["status"] != "ok":
+            failed.append((t, rec["error"]))
+        done_count += 1
+        if progress:
+            progress(done_count, total)
+
     try:
         while True:
             for t in queue:
-                pending[executor.submit(run_task, task_type.ref, t.options, t.point)] = t
+                try:
+                    pending[executor.submit(run_task, task_type.ref, t.options, t.point)] = t
+                except BrokenExecutor as exc:  # a worker died earlier: this task cannot run now
+                    record(t, _lost(exc))
+                    continue
                 if max_in_flight is not None and len(pending) >= max_in_flight:
                     break
             if not pending:
@@ -72,15 +91,8 @@ def execute(tasks, task_type, store: TaskStore, executor, *, max_in_flight: Opti
                 try:
                     rec = fut.result()
                 except Exception as exc:  # noqa: BLE001 -- the worker died (killed, out of memory, ...)
-                    rec = {"status": "failed", "result": None, "error": error_record(exc), "wall_s": None,
-                           "worker": None}
-                store.save(t, rec, provenance(seeds=t.seed, wall_s=rec.get("wall_s")))
-                computed.append(t)
-                if rec["status"] != "ok":
-                    failed.append((t, rec["error"]))
-                done_count += 1
-                if progress:
-                    progress(done_count, total)
+                    rec = _lost(exc)
+                record(t, rec)
     except KeyboardInterrupt:
         for fut in pending:
             fut.cancel()

@@ -197,3 +197,34 @@ def test_ctrl_c_says_how_to_resume(monkeypatch, tmp_path, capsys):
     assert last == (f"copyhead: interrupted; 2 of 4 tasks are saved in {out / 'tasks'}; rerun "
                     f"`copyhead sweep {spec} --executor serial --out {out}` to resume (finished tasks are kept)")
     assert len(list((out / "tasks").glob("*.json"))) == 2 and not (out / "sweep.nc").exists()
+
+
+def test_dead_workers_are_recorded_not_fatal(tmp_path):
+    """A worker that dies (its future raises) or an executor that broke (``submit`` raises) fail
+    those tasks only; the sweep finishes, and a rerun on a healthy executor completes it."""
+    from concurrent.futures import BrokenExecutor, Future
+
+    from copyhead.sweep import SerialExecutor
+    from copyhead.sweep.executors import ExecutorInfo
+
+    class Dying(SerialExecutor):
+        calls = 0
+
+        def submit(self, fn, /, *args, **kwargs):
+            Dying.calls += 1
+            if Dying.calls == 2:
+                f = Future()
+                f.set_exception(RuntimeError("worker killed"))
+                return f
+            if Dying.calls >= 4:
+                raise BrokenExecutor("pool broken")
+            return super().submit(fn, *args, **kwargs)
+
+    spec = parse_spec({**PROBE, "fixed": {}}, {"probe": native_task(probe)})
+    report = run(spec, tmp_path, Dying(), ExecutorInfo("dying", 1, None, 1))
+    assert (report.computed, report.failed) == (4, 2)
+    assert [f["error"] for f in report.failures] == ["RuntimeError: worker killed", "BrokenExecutor: pool broken"]
+    assert _load(tmp_path).status.values.tolist() == ["ok", "failed", "ok", "failed"]
+    with open_executor("serial") as (ex, info):
+        again = run(spec, tmp_path, ex, info)
+    assert (again.computed, again.cached, again.failed) == (2, 2, 0)
