@@ -63,6 +63,7 @@ def execute(tasks, task_type, store: TaskStore, executor, *, max_in_flight: Opti
         progress(done_count, total)
     computed, failed, pending = [], [], {}
     queue = iter(todo)
+
     def record(t, rec):
         nonlocal done_count
         store.save(t, rec, provenance(seeds=t.seed, wall_s=rec.get("wall_s")))
