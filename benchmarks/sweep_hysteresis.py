@@ -5,16 +5,18 @@ Usage:  python benchmarks/sweep_hysteresis.py [--spec examples/hysteresis_V8_32.
         [--executor dask] [--workers 2] [--reduced-iters 100] [--calib-iters 1000]
 
 1. The whole grid runs with ``iters = --reduced-iters`` (warm-up ``iters`` as well): every task is
-   executed through the engine on the chosen executor; its wall time is measured.
+   executed through the engine on the chosen executor (so the example is run end to end).
 2. Per V one task (the middle alpha, seed 0) runs again with ``--calib-iters`` (warm-up half of it):
-   the per-iteration cost ``b_V`` is the difference of the two task times over the difference of
-   their iteration counts (HMC cost does not depend on alpha: the data enter through the V x V
-   counts).
-3. Each task of the full spec is then ``t_reduced + b_V (n_full - n_reduced)`` with
-   ``n = iters + warm-up``; their sum, times the ratio (sweep wall / sum of task times) measured
-   in step 1 on the same executor, is the extrapolated wall time.
+   the per-iteration cost ``b_V`` is the difference of the two tasks' CPU times over the
+   difference of their iteration counts (HMC cost does not depend on alpha: the data enter through
+   the V x V counts).
+3. Each task of the full spec costs ``c_reduced + b_V (n_full - n_reduced)`` CPU seconds
+   (``n = iters + warm-up``). Their sum over W workers is the wall time on a machine with W free
+   cores; times the ratio (sweep wall / sum of task CPU) measured in step 1 it is the wall time at
+   the load of this run.
 
-The machine is shared: ``uptime`` is printed before and after.
+Task costs are CPU times (``cpu_s`` of the task files: one thread per task), because wall times on
+a shared machine follow the other users' load. ``uptime`` is printed before and after.
 """
 from __future__ import annotations
 
@@ -31,11 +33,11 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def task_times(folder: Path) -> dict:
+def task_cpu(folder: Path) -> dict:
     out = {}
     for p in (folder / "tasks").glob("*.json"):
         t = json.loads(p.read_text())
-        out[(t["point"]["V"], t["point"]["alpha"], t["point"]["seed"])] = t["wall_s"]
+        out[(t["point"]["V"], t["point"]["alpha"], t["point"]["seed"])] = t["cpu_s"]
     return out
 
 
@@ -72,24 +74,26 @@ def main(argv=None):
             print(f"reduced sweep: {rep.tasks} tasks, {rep.failed} failed, wall {rep.wall_s:.1f} s", flush=True)
             rep_c = run(parse_spec(calib, reg), root / "calib", ex, info)
             print(f"calibration: {rep_c.tasks} tasks, wall {rep_c.wall_s:.1f} s", flush=True)
-        tr, tc = task_times(root / "reduced"), task_times(root / "calib")
+        tr, tc = task_cpu(root / "reduced"), task_cpu(root / "calib")
     ratio = rep.wall_s / sum(tr.values())
+    W = info.workers
     print(f"\nexecutor {info.describe()}, start {t_start:.1f} s; reduced: iters {a.reduced_iters} + warm-up "
           f"{a.reduced_iters} per chain; full: iters {fi} + warm-up {fw}")
-    print("| V | task wall, reduced: median (s) | per-iteration cost b_V (ms) | extrapolated task (s) |")
+    print("| V | task CPU, reduced: median (s) | per-iteration cost b_V (ms) | extrapolated task CPU (s) |")
     print("|---|---|---|---|")
     total = 0.0
     for V in full.grid["V"]:
-        (key_c, t_c), = [(k, v) for k, v in tc.items() if k[0] == V]
-        b = (t_c - tr[key_c]) / (n_cal - n_red)
-        ts = [t + b * (n_full - n_red) for k, t in tr.items() if k[0] == V]
-        total += sum(ts)
-        print(f"| {V} | {statistics.median([t for k, t in tr.items() if k[0] == V]):.2f} | {1e3 * b:.2f} | "
-              f"{statistics.median(ts):.1f} |")
-    print(f"\nsum of task times, full spec (extrapolated): {total:.0f} s = {total / 3600:.2f} h (one worker's time)")
-    print(f"measured sweep wall / sum of task times (reduced run, {info.describe()}): {ratio:.3f}")
-    print(f"extrapolated wall time of the full spec on {info.describe()}: {total * ratio:.0f} s = "
-          f"{total * ratio / 3600:.2f} h")
+        (key_c, c_c), = [(k, v) for k, v in tc.items() if k[0] == V]
+        b = (c_c - tr[key_c]) / (n_cal - n_red)
+        cs = [c + b * (n_full - n_red) for k, c in tr.items() if k[0] == V]
+        total += sum(cs)
+        print(f"| {V} | {statistics.median([c for k, c in tr.items() if k[0] == V]):.2f} | {1e3 * b:.2f} | "
+              f"{statistics.median(cs):.1f} |")
+    print(f"\nreduced sweep: wall {rep.wall_s:.0f} s, task CPU {sum(tr.values()):.0f} s "
+          f"(wall / CPU = {ratio:.3f} on {W} workers at this load)")
+    print(f"full spec, extrapolated task CPU: {total:.0f} s = {total / 3600:.2f} h")
+    print(f"  wall on {W} free cores: {total / W:.0f} s = {total / W / 3600:.2f} h; "
+          f"at the load of this run: {total * ratio:.0f} s = {total * ratio / 3600:.2f} h")
     print(f"uptime after: {uptime()}")
     return 0
 

@@ -48,7 +48,8 @@ class SweepReport:
 
 def _lost(exc: BaseException) -> dict:
     """The record of a task whose worker died or whose executor broke (it runs again on a rerun)."""
-    return {"status": "failed", "result": None, "error": error_record(exc), "wall_s": None, "worker": None}
+    return {"status": "failed", "result": None, "error": error_record(exc), "wall_s": None, "cpu_s": None,
+            "worker": None}
 
 
 def execute(tasks, task_type, store: TaskStore, executor, *, max_in_flight: Optional[int] = None,

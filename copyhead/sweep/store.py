@@ -2,7 +2,8 @@
 
 A task file holds ``format``, ``key``, ``command``, the canonical ``params`` (from which the key
 and the seed derive), ``seed``, ``status`` (``ok``/``failed``), ``result`` or ``error`` (with
-traceback), ``wall_s``, ``worker`` (host, pid, thread report) and ``provenance``. The file is
+traceback), ``wall_s``, ``cpu_s`` (the worker's CPU time for the task), ``worker`` (host, pid,
+thread report) and ``provenance``. The file is
 written by the process that drives the sweep (never by a worker), through
 :func:`copyhead.io.write_json`: a crash or Ctrl-C leaves either the whole file or none, and a
 rerun skips every task whose file says ``ok`` (failed tasks run again).
