@@ -36,6 +36,9 @@ optionally ``validate(options)`` and ``SWEEP_ATTRS``): one entry per new system.
 
 ALPHA = Option("alpha", "float", None, None, True, "data amount alpha = P T / (kappa V^2) of this task")
 
+VERIFY_ALPHAS_HELP = ("alphas of one task, sampled in one batched HMC run (a dimension `alpha` of the rows; "
+                      "their data seeds follow their positions in the list, as in copyhead verify)")
+
 ATTRS = {
     "alpha_effective": {"long_name": "alpha realised by P = round(alpha kappa V^2 / T)", "units": "1"},
     "P": {"long_name": "number of training sequences", "units": "1"},
@@ -141,8 +144,19 @@ VERIFY_COLUMNS = ("alpha_effective", "P", "m_mean", "m_err", "r_mean", "r_err", 
                   "deviation_1loop")
 
 
+def _verify_alphas(o: dict) -> list:
+    """The task's alphas: ``[alpha]`` (one per task) or ``alphas`` (a list, batched)."""
+    from copyhead.theory.model import ParameterError
+
+    if (o["alpha"] is None) == (o["alphas"] is None):
+        raise ParameterError("alpha", o["alpha"], "give either alpha (one per task, e.g. a grid dimension) or "
+                                                  "alphas (a list in [fixed], all in one batched HMC run per task)")
+    return [o["alpha"]] if o["alpha"] is not None else list(o["alphas"])
+
+
 def verify_validate(o: dict) -> None:
-    _model(o, objective="posterior", V=o["V"])
+    for a in _verify_alphas(o):
+        _model(o, objective="posterior", V=o["V"], alpha=a)
     at_least("iters", o["iters"], 10)
     at_least("leapfrog", o["leapfrog"], 1)
     if o["warmup"] is not None:
@@ -150,19 +164,21 @@ def verify_validate(o: dict) -> None:
 
 
 def verify_compute(o: dict) -> dict:
-    """``copyhead verify --alphas ALPHA``: HMC from both starts on one data set, with the theory."""
+    """``copyhead verify --alphas A[,B,...]``: HMC from both starts on one data set per alpha, all
+    chains of the task in one batch, with the theory columns."""
     from copyhead.numerics.finite_size import copy_start_scales
     from copyhead.verification import run_sweep
     from copyhead.verification.compare import annotate_with_theory
 
+    alphas = _verify_alphas(o)
     model = _model(o, objective="posterior", V=o["V"], alpha=None)
     warmup = o["warmup"] if o["warmup"] is not None else max(100, o["iters"] // 2)
-    s0 = copy_start_scales(model, [o["alpha"]]) if o["copy_start"] == "theory" else None
-    rows = run_sweep(model, [o["alpha"]], iters=o["iters"], warmup=warmup, seed=o["seed"], n_leapfrog=o["leapfrog"],
-                     s0=s0)
+    s0 = copy_start_scales(model, alphas) if o["copy_start"] == "theory" else None
+    rows = run_sweep(model, alphas, iters=o["iters"], warmup=warmup, seed=o["seed"], n_leapfrog=o["leapfrog"], s0=s0)
     annotate_with_theory(rows, model)
     run = {k: v for k, v in rows[0]["params"].items() if k != "wall_time_s"}
-    return {"rows": [{"start": r["start"], **_pick(r, VERIFY_COLUMNS)} for r in rows], "row_dims": ["start"],
+    dims = ["start"] if o["alpha"] is not None else ["alpha", "start"]
+    return {"rows": [{d: r[d] for d in dims} | _pick(r, VERIFY_COLUMNS) for r in rows], "row_dims": dims,
             "info": {"run": run}}
 
 
@@ -253,11 +269,13 @@ def switching_compute(o: dict) -> dict:
 
 
 # --------------------------------------------------------------------------------------- registry
-def _alphas_option(module) -> Option:
+def _alphas_option(module, help=None) -> Option:
+    """The command's ``--alphas`` as a list option (its default, if any, as numbers)."""
     from copyhead.sweep.protocol import options_from_parser
 
     o = options_from_parser(module.add_arguments)["alphas"]
-    return Option("alphas", "floats", [float(a) for a in str(o.default).split(",")], None, False, o.help)
+    default = None if o.default is None else [float(a) for a in str(o.default).split(",")]
+    return Option("alphas", "floats", default, None, False, help or o.help)
 
 
 def _adapters() -> dict:
@@ -265,7 +283,9 @@ def _adapters() -> dict:
     return {
         "solve": task_from_command("solve", _solve.add_arguments, solve_compute, exclude=RUN_ONLY,
                                    required=("attention",), validate=solve_validate, attrs=ATTRS),
-        "verify": task_from_command("verify", _verify.add_arguments, verify_compute, exclude=ex, extra=(ALPHA,),
+        "verify": task_from_command("verify", _verify.add_arguments, verify_compute, exclude=ex,
+                                    extra=(Option("alpha", "float", None, None, False, ALPHA.help),
+                                           _alphas_option(_verify, VERIFY_ALPHAS_HELP)),
                                     validate=verify_validate, attrs=ATTRS),
         "train": task_from_command("train", _train.add_arguments, train_compute, exclude=ex, extra=(ALPHA,),
                                    validate=train_validate, attrs=ATTRS),

@@ -12,9 +12,9 @@ CASES = {
               ("alpha", "init"), ("m_final", "grad_norm", "theory_m", "deviation")),
     "langevin": ({"command": "langevin", "grid": {"alpha": [30.0]}, "fixed": {"V": 6, "iters": 10, "chains": 1}},
                  ("alpha", "init"), ("m_mean", "m_err", "accept", "theory_m_corrected")),
-    "verify-linear": ({"command": "verify", "grid": {"alpha": [10.0]},
-                       "fixed": {"attention": "linear", "V": 6, "iters": 40, "warmup": 20}},
-                      ("alpha", "start"), ("m_mean", "m_signed_mean", "theory_m_1loop", "deviation_1loop")),
+    "verify-linear-batched": ({"command": "verify", "grid": {"V": [6]},
+                               "fixed": {"attention": "linear", "alphas": [8.0, 10.0], "iters": 40, "warmup": 20}},
+                              ("V", "alpha", "start"), ("m_mean", "m_signed_mean", "theory_m_1loop", "deviation_1loop")),
     "switching": ({"command": "switching", "grid": {"V": [6]},
                    "fixed": {"alphas": [26.0, 28.0], "iters": 20, "warmup": 10, "chains": 2}},
                   ("V", "alpha"), ("copy_fraction", "switches")),
@@ -32,5 +32,7 @@ def test_adapter_records_become_variables(name, tmp_path):
         assert ds[c].dims == dims and ds[c].notnull().all(), c
     if "m_mean" in ds:
         assert ((ds.m_mean >= 0) & (ds.m_mean <= 1.5)).all()
+    if name.startswith("verify"):
+        assert ds.alpha.values.tolist() == [8.0, 10.0] and sorted(ds.start.values) == ["copy", "uniform"]
     if name == "switching":
         assert {"alpha_c_theory_inf", "m_threshold"} <= set(ds.data_vars) and ds.alpha_c_theory_inf.dims == ("V",)

@@ -55,7 +55,8 @@ BAD = [
     (_with(fixed__attention="relu"), "fixed.attention"),
     (_with(fixed__seed=4), "fixed.seed"),
     (_with(fixed__alpha=20.0), "fixed.alpha"),  # also a grid dimension
-    (_with(grid__alpha=KeyError), "alpha"),  # required
+    (_with(grid__alpha=KeyError), "alpha"),  # alpha or alphas is required
+    (_with(fixed__alphas=[20.0, 22.0]), "alpha"),  # not both
     (_with(seed=-1), "seed"),
     (_with(gird={"alpha": [1.0]}), "gird"),
     (_with(fixed__V=1), "V"),  # the command's own validation, before anything runs
@@ -140,8 +141,8 @@ def test_registry_options_are_the_command_line_options():
             if name in cli and name != "alphas":
                 assert (opt.kind, opt.default, opt.choices) == (cli[name].kind, cli[name].default, cli[name].choices)
         assert tt.takes_seed == ("seed" in cli)
-    assert reg["verify"].options["alpha"].required and "alphas" not in reg["verify"].options
-    assert reg["switching"].options["alphas"].kind == "floats"
+    assert reg["verify"].options["alphas"].kind == reg["switching"].options["alphas"].kind == "floats"
+    assert reg["verify"].options["alphas"].default is None and reg["train"].options["alpha"].required
 
 
 def test_a_native_command_module_registers_in_one_line():
@@ -182,4 +183,4 @@ def test_example_specs_are_valid():
         validate_tasks(spec)
         assert len(spec.tasks()) == len({t.key for t in spec.tasks()}) > 0
     hyst = load_spec(Path(examples[0]).parent / "hysteresis_V8_32.toml", registry())
-    assert hyst.shape == (5, 10, 2) and hyst.fixed == {"attention": "softmax", "iters": 3000}
+    assert hyst.shape == (5, 2) and hyst.fixed["iters"] == 3000 and len(hyst.fixed["alphas"]) == 10
