@@ -130,34 +130,47 @@ def _accepts_n_workers(client) -> bool:
     return "n_workers" in inspect.signature(client.scheduler_info).parameters
 
 
-@contextlib.contextmanager
-def _dask(n: int, scheduler: Optional[str], warn):
-    import dask
-    from distributed import Client, LocalCluster
+def _connect(scheduler: str, warn):
+    """A client of the cluster at ``scheduler`` (its workers checked) and its :class:`ExecutorInfo`."""
+    from distributed import Client
 
     from copyhead.theory.model import ParameterError
 
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ParameterError("scheduler", scheduler, f"no Dask scheduler reachable there ({exc})") from None
+    try:
+        return client, ExecutorInfo("dask", _warn_unpinned(client, warn), scheduler, None)
+    except BaseException:
+        client.close()
+        raise
+
+
+def _local_cluster(n: int):
+    """A ``LocalCluster`` of ``n`` one-thread worker processes with the thread environment."""
+    import dask
+    from distributed import LocalCluster
+
+    blas = tuple(k for k in THREAD_ENV if k != "NUMBA_NUM_THREADS")  # see copyhead.sweep.threads
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **{k: THREAD_ENV[k] for k in blas}}
+    # the statistical profiler samples the task thread every 10 ms: measurable on Python-heavy
+    # tasks and only of use with a dashboard, which this cluster does not start
+    config = {"distributed.nanny.pre-spawn-environ": environ, "distributed.worker.profile.enabled": False}
+    with pinned_environ(blas), dask.config.set(config):
+        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                            silence_logs=logging.ERROR, env=dict(THREAD_ENV))
+
+
+@contextlib.contextmanager
+def _dask(n: int, scheduler: Optional[str], warn):
+    from distributed import Client
+
     cluster = None
     if scheduler:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise ParameterError("scheduler", scheduler, f"no Dask scheduler reachable there ({exc})") from None
-        info = ExecutorInfo("dask", None, scheduler, None)
-        try:
-            info.workers = _warn_unpinned(client, warn)
-        except BaseException:
-            client.close()
-            raise
+        client, info = _connect(scheduler, warn)
     else:
-        blas = tuple(k for k in THREAD_ENV if k != "NUMBA_NUM_THREADS")  # see copyhead.sweep.threads
-        environ = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **{k: THREAD_ENV[k] for k in blas}}
-        # the statistical profiler samples the task thread every 10 ms: measurable on Python-heavy
-        # tasks and only of use with a dashboard, which this cluster does not start
-        config = {"distributed.nanny.pre-spawn-environ": environ, "distributed.worker.profile.enabled": False}
-        with pinned_environ(blas), dask.config.set(config):
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=logging.ERROR, env=dict(THREAD_ENV))
+        cluster = _local_cluster(n)
         client = Client(cluster)
         info = ExecutorInfo("dask", n, cluster.scheduler_address, None)
     try:
