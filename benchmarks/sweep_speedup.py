@@ -1,9 +1,10 @@
 """Speed-up of the sweep engine's parallel executors over serial, for tasks of >= 1 s each.
 
 Usage:  python benchmarks/sweep_speedup.py [--workers 2] [--V 12] [--iters 1000] [--tasks 8]
-        [--executors dask,processes] [--markdown]
+        [--executors dask,processes] [--repeat 1]
 
-The tasks are ``copyhead verify`` at one alpha each (HMC from both starts on one data set, one
+Each round runs serial, then each executor; the speed-up of a round is against that round's serial
+run (``--repeat`` alternates rounds, since the load of a shared machine drifts). The tasks are ``copyhead verify`` at one alpha each (HMC from both starts on one data set, one
 thread per task). Every executor is warmed first (a tiny sweep, so that imports, the Numba cache
 and torch are loaded in every worker), then the same sweep runs into a fresh folder; the figure
 is the engine's wall time (submission to merged dataset). Cluster start and warm-up are reported
@@ -57,7 +58,9 @@ def main(argv=None):
     ap.add_argument("--iters", type=int, default=1000)
     ap.add_argument("--tasks", type=int, default=8)
     ap.add_argument("--executors", default="dask,processes")
-    ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--markdown", action="store_true", help="(the table is always markdown)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="alternate serial and the executors this many times (the load of a shared machine drifts)")
     a = ap.parse_args(argv)
     import xarray as xr
 
@@ -66,22 +69,27 @@ def main(argv=None):
     print(f"uptime before: {uptime()}", flush=True)
     print(f"cpus available: {len(os.sched_getaffinity(0))}; {a.tasks} verify tasks, V={a.V}, iters={a.iters}, "
           f"warmup={doc['fixed']['warmup']}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="copyhead-bench-sweep-") as tmp:
-        root = Path(tmp)
-        res = [timed_run("serial", 1, doc, warm, root)]
-        print(f"  serial: {res[0]['wall_s']:.2f} s", flush=True)
-        for kind in a.executors.split(","):
-            res.append(timed_run(kind, a.workers, doc, warm, root))
-            print(f"  {kind}: {res[-1]['wall_s']:.2f} s", flush=True)
-        dss = {}
-        for r in res:
-            with xr.open_dataset(root / r["kind"] / "sweep.nc") as ds:
-                ds = ds.load()
-            ds.attrs.pop("provenance")
-            dss[r["kind"]] = ds
-        identical = all(dss["serial"].identical(d) for d in dss.values())
+    res, identical = [], True
+    for rep in range(a.repeat):
+        with tempfile.TemporaryDirectory(prefix="copyhead-bench-sweep-") as tmp:
+            root = Path(tmp)
+            round_ = [timed_run("serial", 1, doc, warm, root)]
+            for kind in a.executors.split(","):
+                round_.append(timed_run(kind, a.workers, doc, warm, root))
+            print(f"  round {rep + 1}: " + ", ".join(f"{r['kind']} {r['wall_s']:.2f} s" for r in round_) +
+                  f"; {uptime()}", flush=True)
+            dss = {}
+            for r in round_:
+                with xr.open_dataset(root / r["kind"] / "sweep.nc") as ds:
+                    ds = ds.load()
+                ds.attrs.pop("provenance")
+                dss[r["kind"]] = ds
+            identical &= all(dss["serial"].identical(d) for d in dss.values())
+        base = round_[0]["wall_s"]
+        for r in round_:
+            r["speedup"] = base / r["wall_s"]
+        res += round_
     after = uptime()
-    base = res[0]["wall_s"]
     lines = ["| executor | workers | start (s) | warm-up (s) | sweep wall (s) | task wall median [min, max] (s) "
              "| task CPU median (s) | task CPU / sweep wall | speed-up vs serial |", "|---|---|---|---|---|---|---|---|---|"]
     for r in res:
@@ -89,7 +97,7 @@ def main(argv=None):
         lines.append(f"| {r['kind']} | {r['workers']} | {r['start_s']:.2f} | {r['warm_s']:.2f} | {r['wall_s']:.2f} | "
                      f"{statistics.median(ts):.2f} [{min(ts):.2f}, {max(ts):.2f}] | "
                      f"{statistics.median(r['task_cpu']):.2f} | {sum(r['task_cpu']) / r['wall_s']:.2f} | "
-                     f"{base / r['wall_s']:.2f}x |")
+                     f"{r['speedup']:.2f}x |")
     print("\n".join(lines))
     print(f"datasets identical across executors: {identical}; failed tasks: {sum(r['failed'] for r in res)}")
     print(f"uptime after: {after}")
