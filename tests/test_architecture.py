@@ -18,6 +18,7 @@ LAYERS = {
     "copyhead.theory.symbolic": 2,
     "copyhead.numerics": 3,
     "copyhead.verification": 4,
+    "copyhead.sweep": 4.5,  # the sweep engine: below the command line, above what it runs
     "copyhead.cli": 5,
     "copyhead": 6,  # the package's public API (copyhead/__init__.py, __main__)
 }

@@ -20,6 +20,7 @@ COMMANDS = (
     "window_study",
     "induction",
     "icl_regression",
+    "sweep",
 )
 """Command modules of :mod:`copyhead.cli`, in the order ``--help`` lists them."""
 

@@ -241,6 +241,11 @@ def compute_posterior(p, c, progress=_silent) -> dict:
             "debiased_gd": risk_debiased_gd(p), "debiased_step": debiased_step(p).tolist()}
 
 
+def validate(config: dict) -> None:
+    """Check a config without computing (``copyhead sweep`` calls it for every task first)."""
+    normalise(config)
+
+
 def compute(config: dict, progress=None) -> dict:
     """Run ``copyhead icl-regression`` with the options ``config`` (names and defaults:
     :data:`DEFAULTS`, plus ``threads``: torch CPU threads, left as they are when absent); returns the

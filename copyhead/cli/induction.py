@@ -57,6 +57,11 @@ def build(config: dict):
     return cfg, model, train
 
 
+def validate(config: dict) -> None:
+    """Check a config without computing (``copyhead sweep`` calls it for every task first)."""
+    build(config)
+
+
 def compute(config: dict, progress=None) -> dict:
     """Run one experiment from plain option values (missing ones take :data:`DEFAULTS`).
 

@@ -1,0 +1,38 @@
+"""Every registered command runs as a sweep task and its records land in the dataset with the
+expected dimensions (tiny sizes: these check the plumbing, not the physics, which the commands'
+own tests check)."""
+import pytest
+import xarray as xr
+
+from copyhead.cli.sweep_tasks import registry
+from copyhead.sweep import open_executor, parse_spec, run
+
+CASES = {
+    "train": ({"command": "train", "grid": {"alpha": [30.0]}, "fixed": {"V": 6, "steps": 20}},
+              ("alpha", "init"), ("m_final", "grad_norm", "theory_m", "deviation")),
+    "langevin": ({"command": "langevin", "grid": {"alpha": [30.0]}, "fixed": {"V": 6, "iters": 10, "chains": 1}},
+                 ("alpha", "init"), ("m_mean", "m_err", "accept", "theory_m_corrected")),
+    "verify-linear-batched": ({"command": "verify", "grid": {"V": [6]},
+                               "fixed": {"attention": "linear", "alphas": [8.0, 10.0], "iters": 40, "warmup": 20}},
+                              ("V", "alpha", "start"), ("m_mean", "m_signed_mean", "theory_m_1loop", "deviation_1loop")),
+    "switching": ({"command": "switching", "grid": {"V": [6]},
+                   "fixed": {"alphas": [26.0, 28.0], "iters": 20, "warmup": 10, "chains": 2}},
+                  ("V", "alpha"), ("copy_fraction", "switches")),
+}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "switching" else n for n in CASES])
+def test_adapter_records_become_variables(name, tmp_path):
+    doc, dims, columns = CASES[name]
+    with open_executor("serial") as (ex, info):
+        report = run(parse_spec(doc, registry()), tmp_path, ex, info)
+    ds = xr.load_dataset(tmp_path / "sweep.nc")
+    assert report.failed == 0, ds.error.values
+    for c in columns:
+        assert ds[c].dims == dims and ds[c].notnull().all(), c
+    if "m_mean" in ds:
+        assert ((ds.m_mean >= 0) & (ds.m_mean <= 1.5)).all()
+    if name.startswith("verify"):
+        assert ds.alpha.values.tolist() == [8.0, 10.0] and sorted(ds.start.values) == ["copy", "uniform"]
+    if name == "switching":
+        assert {"alpha_c_theory_inf", "m_threshold"} <= set(ds.data_vars) and ds.alpha_c_theory_inf.dims == ("V",)
