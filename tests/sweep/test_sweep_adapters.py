@@ -18,6 +18,11 @@ CASES = {
     "switching": ({"command": "switching", "grid": {"V": [6]},
                    "fixed": {"alphas": [26.0, 28.0], "iters": 20, "warmup": 10, "chains": 2}},
                   ("V", "alpha"), ("copy_fraction", "switches")),
+    # the new systems register their own compute(): nested results are flattened to name_key variables
+    "induction": ({"command": "induction", "grid": {"layer1": ["softmax", "linear"]},
+                   "fixed": {"n": 2, "S": 3, "L": 12, "heads": 1, "window": 2, "steps": 5, "init": "neutral",
+                             "sequences": 8, "val_sequences": 2, "criterion_draws": 10}},
+                  ("layer1",), ("copier_parents_parent_weight", "classifier_a", "loss_val", "loss_bayes_val")),
 }
 
 
