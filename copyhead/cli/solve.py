@@ -1,7 +1,6 @@
 """``copyhead solve``: branches, spinodals, coexistence and classification in alpha."""
 from __future__ import annotations
 
-import json
 import math
 import time
 
@@ -9,7 +8,27 @@ from .common import add_model_args, add_window_args, model_from_args, outdir
 
 NAME = "solve"
 HELP = "branches, spinodals, coexistence and classification in alpha"
-DEFAULT_OUTDIR = "copyhead-output"
+DEFAULT_OUTDIR = "copyhead-output/solve"
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+def add_output_options(p, command: str) -> None:
+    """``--outdir`` (default ``copyhead-output/<command>``), ``--format``, ``--quiet`` of the theory
+    commands (``solve``, ``phase-diagram``, ``scaling``).
+
+    Local until the shared helper of :mod:`copyhead.cli.common` (issue 9) is on main; same names,
+    defaults and meaning."""
+    p.add_argument("--outdir", default=f"copyhead-output/{command}",
+                   help="output folder for the JSON summary, CSV table, NetCDF dataset and figures "
+                        "(created; checked before computing)")
+    p.add_argument("--format", choices=FIGURE_FORMATS, default="png", help="file format of the figures")
+    p.add_argument("--quiet", action="store_true",
+                   help="print no table and no progress (the files are written; errors still go to stderr)")
+
+
+def silent(args) -> bool:
+    """No table and no progress bar: ``--quiet`` or ``--json``."""
+    return bool(getattr(args, "quiet", False) or getattr(args, "json", False))
 
 
 def add_arguments(p):
@@ -17,9 +36,9 @@ def add_arguments(p):
     add_window_args(p)
     p.add_argument("--alpha-min", type=float, default=None, help="lower end of the alpha window (default: automatic)")
     p.add_argument("--alpha-max", type=float, default=None, help="upper end of the alpha window (default: automatic)")
-    p.add_argument("--json", action="store_true", help="print one JSON object (per attention)")
-    p.add_argument("--outdir", default=None,
-                   help=f"write figures/CSV/JSON here (default with no --attention: {DEFAULT_OUTDIR})")
+    p.add_argument("--json", action="store_true",
+                   help="print the JSON document (per attention) on stdout; the files are written too")
+    add_output_options(p, NAME)
     p.add_argument("--no-plots", action="store_true", help="write no figures")
 
 
@@ -34,11 +53,33 @@ def alpha_range(args):
     return (args.alpha_min, args.alpha_max)
 
 
+def print_json(docs: dict) -> None:
+    """One JSON document: the one result, or ``{attention: result}`` for both attentions."""
+    from copyhead.io import to_json_text
+
+    print(to_json_text(next(iter(docs.values())) if len(docs) == 1 else docs, indent=None))
+
+
+def write_outputs(res, folder, args, doc: dict, dataset, figures, csv) -> list:
+    """The files of one solved model: figures (unless ``--no-plots``), the CSV of every branch
+    point, the JSON summary ``doc`` (with its provenance) and the NetCDF dataset."""
+    from copyhead.io import write_json
+    from copyhead.numerics.datasets import write_dataset
+
+    key = res.model.key
+    paths = [] if args.no_plots else figures(res, folder, fmt=args.format)
+    paths.append(csv(res, folder / f"{key}_branches.csv"))
+    paths.append(write_json({k: v for k, v in doc.items() if k != "provenance"}, folder / f"{key}.json",
+                            provenance=doc["provenance"]))
+    paths.append(write_dataset(dataset(res), folder / f"{key}.nc", provenance=doc["provenance"]))
+    return paths
+
+
 def run(args) -> int:
     if getattr(args, "heads", 1) != 1 or getattr(args, "parents", 1) != 1:  # window copier (issue 14)
         from ._window import run_solve
 
-        return run_solve(args, DEFAULT_OUTDIR, alpha_range(args))
+        return run_solve(args, alpha_range(args))
     import sys
 
     attentions = [args.attention] if args.attention else ["softmax", "linear"]
@@ -49,34 +90,28 @@ def run(args) -> int:
 
         if not (0 < window[0] < window[1] and math.isfinite(window[1])):
             raise ParameterError("alpha range", window, "needs 0 < --alpha-min < --alpha-max, finite")
-    write_files = args.outdir is not None or args.attention is None
-    folder = outdir(args.outdir or DEFAULT_OUTDIR) if write_files else None
-    from copyhead.io import provenance, write_json
+    folder = outdir(args.outdir)
+    from copyhead.io import provenance
+    from copyhead.numerics.datasets import solve_dataset
     from copyhead.numerics.plotting import save_branches_csv, save_solve_figures
     from copyhead.numerics.solve import format_table, solve
 
-    out, walls = {}, {}
+    out, docs = {}, {}
     for model in models:
         t0 = time.perf_counter()
         res = solve(model, alpha_range=window)
-        walls[model.attention] = time.perf_counter() - t0
+        wall = time.perf_counter() - t0
         out[model.attention] = res
-        if not args.json:
+        docs[model.attention] = {**res.to_dict(), "provenance": provenance(wall_s=wall)}
+        if not silent(args):
             print(format_table(res))
-            print(f"  solved in {walls[model.attention]:.3f} s\n")
-    if folder is not None:
-        for att, res in out.items():
-            paths = [] if args.no_plots else save_solve_figures(res, folder)
-            paths.append(save_branches_csv(res, folder / f"{res.model.key}_branches.csv"))
-            paths.append(write_json(res.to_dict(), folder / f"{res.model.key}.json",
-                                    provenance=provenance(wall_s=walls[att])))
-            if not args.json:
-                print(f"[{att}] wrote " + ", ".join(str(p) for p in paths))
+            print(f"  solved in {wall:.3f} s\n")
+    for att, res in out.items():
+        paths = write_outputs(res, folder, args, docs[att], solve_dataset, save_solve_figures, save_branches_csv)
+        if not silent(args):
+            print(f"[{att}] wrote " + ", ".join(str(p) for p in paths))
     if args.json:
-        if len(out) == 1:
-            print(json.dumps(next(iter(out.values())).to_dict()))
-        else:
-            print(json.dumps({att: r.to_dict() for att, r in out.items()}))
+        print_json(docs)
     bad = [r for r in out.values() if not r.converged]
     for r in bad:
         print(f"copyhead: solver did not converge: {r.model.attention}: largest relative residual "
