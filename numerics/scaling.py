@@ -138,7 +138,7 @@ LAW_NAME = {"leading": "leading law", "first_correction": "first correction", "n
             "spinodal_high": "upper spinodal law", "m_above": "m above the jump"}
 
 
-def _law_curves(study, T_lo, T_hi, n=120) -> dict:
+def _law_curves(study, T_lo, T_hi, n=60) -> dict:
     """``{law: (T, value)}`` of the large-``T`` laws on a log grid from ``T_lo`` to ``T_hi`` (laws
     that have no value at some ``T`` are drawn where they have one)."""
     m = study.model

@@ -13,7 +13,7 @@ def run_solve(args, window=None) -> int:
     per attention."""
     from copyhead.theory.model import ParameterError
 
-    from .solve import print_json, silent, write_outputs
+    from ._outputs import print_json, silent, write_outputs
 
     attentions = [args.attention] if args.attention else ["softmax", "linear"]
     models = [model_from_args(args, attention=a) for a in attentions]  # validate before computing
@@ -53,7 +53,7 @@ def run_phase_diagram(args, name: str, lo: float, hi: float) -> int:
     specialised (copying) phase along one parameter and the tricritical point."""
     from copyhead.numerics.window_phase_diagram import plot_window_phase_diagram, window_phase_lines
 
-    from .phase_diagram import print_rows, silent, write_phase_outputs
+    from ._outputs import print_rows, silent, write_phase_outputs
 
     model = model_from_args(args)
     folder = outdir(args.outdir)

@@ -1,13 +1,11 @@
 """``copyhead phase-diagram``: transition lines in a (parameter, alpha) plane."""
 from __future__ import annotations
 
+from ._outputs import add_output_options, print_rows, silent, write_phase_outputs
 from .common import ProgressBar, add_model_args, add_window_args, model_from_args, outdir
-from .solve import add_output_options, silent
 
 NAME = "phase-diagram"
 HELP = "transition lines in a (parameter, alpha) plane; critical end / tricritical point"
-CSV_COLUMNS = ("value", "transition", "to", "alpha_c", "alpha_spinodal_low", "alpha_spinodal_high", "m_below",
-               "m_above", "residual", "error")
 
 
 def add_arguments(p):
@@ -66,37 +64,6 @@ def _validate_map(args):
         raise ParameterError("alpha range", (args.alpha_min, args.alpha_max), "give both --alpha-min and --alpha-max")
     if args.alpha_min is not None and not (0 < args.alpha_min < args.alpha_max):
         raise ParameterError("alpha range", (args.alpha_min, args.alpha_max), "needs 0 < --alpha-min < --alpha-max")
-
-
-def write_phase_outputs(pd, folder, stem: str, args, wall: float, plot) -> tuple:
-    """JSON (with provenance), CSV of the rows, NetCDF dataset and the figure of a phase diagram;
-    returns ``(paths, provenance)``."""
-    from copyhead.io import provenance, write_csv, write_json
-    from copyhead.numerics.datasets import phase_dataset, write_dataset
-
-    prov = provenance(wall_s=wall)
-    paths = [write_json(pd.to_dict(), folder / f"{stem}.json", provenance=prov),
-             write_csv(pd.rows, folder / f"{stem}.csv", [c for c in CSV_COLUMNS if c != "to" or
-                                                         any("to" in r for r in pd.rows)]),
-             write_dataset(phase_dataset(pd), folder / f"{stem}.nc", provenance=prov),
-             plot(pd, folder / f"{stem}.{args.format}")]
-    return paths, prov
-
-
-def print_rows(pd, name: str, window: bool = False) -> None:
-    """The table of the lines and the special points."""
-    to = f" {'to':12s}" if window else ""
-    print(f"{name:>10s}  {'transition':13s}{to} {'alpha_c':>11s} {'sp_low':>11s} {'sp_high':>11s}")
-    f = lambda v: f"{v:11.5f}" if isinstance(v, float) else f"{'-':>11s}"  # noqa: E731
-    for r in pd.rows:
-        if r.get("error"):
-            print(f"{r['value']:10.5g}  FAILED: {r['error']}")
-            continue
-        to = f" {str(r.get('to')):12s}" if window else ""
-        print(f"{r['value']:10.5g}  {r['transition']:13s}{to} {f(r['alpha_c'])} {f(r['alpha_spinodal_low'])} "
-              f"{f(r['alpha_spinodal_high'])}")
-    for k, v in pd.special.items():
-        print(f"{k}: " + ", ".join(f"{a}={b:.8g}" if isinstance(b, float) else f"{a}={b}" for a, b in v.items()))
 
 
 def run(args) -> int:

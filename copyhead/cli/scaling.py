@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import time
 
+from ._outputs import add_output_options, silent
 from .common import ProgressBar, add_model_args, floats, model_from_args, outdir
-from .solve import add_output_options, silent
 
 NAME = "scaling"
 HELP = "critical amount of data vs sequence length: alpha_c(T), spinodals and the derived large-T law"

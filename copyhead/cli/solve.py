@@ -4,33 +4,11 @@ from __future__ import annotations
 import math
 import time
 
+from ._outputs import add_output_options, print_json, silent, write_outputs
 from .common import add_model_args, add_window_args, model_from_args, outdir
 
 NAME = "solve"
 HELP = "branches, spinodals, coexistence and classification in alpha"
-DEFAULT_OUTDIR = "copyhead-output/solve"
-FIGURE_FORMATS = ("png", "pdf", "svg")
-
-
-def add_output_options(p, command: str) -> None:
-    """``--outdir`` (default ``copyhead-output/<command>``), ``--format``, ``--quiet`` of the theory
-    commands (``solve``, ``phase-diagram``, ``scaling``).
-
-    Local until the shared helper of :mod:`copyhead.cli.common` (issue 9) is on main; same names,
-    defaults and meaning."""
-    p.add_argument("--outdir", default=f"copyhead-output/{command}",
-                   help="output folder for the JSON summary, CSV table, NetCDF dataset and figures "
-                        "(created; checked before computing)")
-    p.add_argument("--format", choices=FIGURE_FORMATS, default="png", help="file format of the figures")
-    p.add_argument("--quiet", action="store_true",
-                   help="print no table and no progress (the files are written; errors still go to stderr)")
-
-
-def silent(args) -> bool:
-    """No table and no progress bar: ``--quiet`` or ``--json``."""
-    return bool(getattr(args, "quiet", False) or getattr(args, "json", False))
-
-
 def add_arguments(p):
     add_model_args(p, attention_default=None)
     add_window_args(p)
@@ -51,28 +29,6 @@ def alpha_range(args):
     if args.alpha_min is None or args.alpha_max is None:
         raise ParameterError("alpha range", (args.alpha_min, args.alpha_max), "give both --alpha-min and --alpha-max")
     return (args.alpha_min, args.alpha_max)
-
-
-def print_json(docs: dict) -> None:
-    """One JSON document: the one result, or ``{attention: result}`` for both attentions."""
-    from copyhead.io import to_json_text
-
-    print(to_json_text(next(iter(docs.values())) if len(docs) == 1 else docs, indent=None))
-
-
-def write_outputs(res, folder, args, doc: dict, dataset, figures, csv) -> list:
-    """The files of one solved model: figures (unless ``--no-plots``), the CSV of every branch
-    point, the JSON summary ``doc`` (with its provenance) and the NetCDF dataset."""
-    from copyhead.io import write_json
-    from copyhead.numerics.datasets import write_dataset
-
-    key = res.model.key
-    paths = [] if args.no_plots else figures(res, folder, fmt=args.format)
-    paths.append(csv(res, folder / f"{key}_branches.csv"))
-    paths.append(write_json({k: v for k, v in doc.items() if k != "provenance"}, folder / f"{key}.json",
-                            provenance=doc["provenance"]))
-    paths.append(write_dataset(dataset(res), folder / f"{key}.nc", provenance=doc["provenance"]))
-    return paths
 
 
 def run(args) -> int:
