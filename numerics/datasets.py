@@ -190,7 +190,8 @@ def window_solve_dataset(res):
           "morse_index": (("branch",), np.array([b.index for b in br])),
           "n_points": (("branch",), np.array([len(b.alpha) for b in br]))}
     ph = res.phases
-    dv.update({"phase_from": ("phase_change", _s(p.frm for p in ph)), "phase_to": ("phase_change", _s(p.to for p in ph)),
+    dv.update({"phase_from": ("phase_change", _s(p.frm for p in ph)),
+               "phase_to": ("phase_change", _s(p.to for p in ph)),
                "phase_kind": ("phase_change", _s(p.kind for p in ph)),
                "phase_alpha": ("phase_change", np.array([p.alpha for p in ph], float)),
                "phase_residual": ("phase_change", np.array([p.residual for p in ph], float)),

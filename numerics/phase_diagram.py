@@ -289,13 +289,23 @@ def _draw_lines(ax, pd, lab) -> None:
         ax.plot([sp[pd.vary]], [sp["alpha"]], label=lab(name.replace("_", " ")), **SPECIAL_STYLE)
 
 
+def legend_with_hatch(ax, hatched: bool, loc: str = "best") -> None:
+    """The legend of the drawn lines, plus the hatched metastable region when it was drawn."""
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    if hatched:
+        handles.append(Patch(facecolor="none", edgecolor="k", hatch="////"))
+        labels.append("metastable: between the spinodals")
+    if handles:
+        ax.legend(handles, labels, fontsize=7, framealpha=0.9, loc=loc)
+
+
 def plot_phase_diagram(pd: PhaseDiagram, path) -> Path:
     """The (parameter, alpha) plane: the global-minimum ``m`` map, the metastable region hatched
     (between the spinodals), ``alpha_c`` of each kind (first order solid, second order
     dashed, crossover dotted), the spinodals (dash-dotted) and the critical end / tricritical
     point (star). The suffix of ``path`` decides the format."""
-    from matplotlib.patches import Patch
-
     from .plotting import SYMBOL, _Labeller, _plt, save_figure, set_titles
 
     plt = _plt()
@@ -316,11 +326,5 @@ def plot_phase_diagram(pd: PhaseDiagram, path) -> Path:
         else ""
     set_titles(ax, f"phase diagram: {len(pd.rows)} values of {SYMBOL[pd.vary]} ({pd.spacing} spacing{refined})", m,
                varied=pd.vary)
-    hatched = _draw_metastable(ax, pd)
-    handles, labels = ax.get_legend_handles_labels()
-    if hatched:
-        handles.append(Patch(facecolor="none", edgecolor="k", hatch="////"))
-        labels.append("metastable: between the spinodals")
-    if handles:
-        ax.legend(handles, labels, fontsize=7, framealpha=0.9, loc="upper right")
+    legend_with_hatch(ax, _draw_metastable(ax, pd), loc="upper right")
     return save_figure(fig, path)

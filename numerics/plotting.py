@@ -121,7 +121,8 @@ def legend(ax, **kw):
     """A legend of the labelled artists that are drawn (none: no legend); the branch roles first,
     in the order global minimum, metastable, unstable."""
     handles, labels = ax.get_legend_handles_labels()
-    rank = lambda lab: next((i for i, p in enumerate(LEGEND_ORDER) if lab.startswith(p)), len(LEGEND_ORDER))  # noqa: E731
+    def rank(label):
+        return next((i for i, p in enumerate(LEGEND_ORDER) if label.startswith(p)), len(LEGEND_ORDER))
     order = sorted(range(len(labels)), key=lambda i: (rank(labels[i]), i))
     handles, labels = [handles[i] for i in order], [labels[i] for i in order]
     if handles:
@@ -405,7 +406,8 @@ def plot_landscape(res, alphas=None, ax=None):
                 kinds_drawn.add(kind)
     for kind in ("minimum", "saddle", "degenerate"):
         if kind in kinds_drawn:
-            ax.plot([], [], MARKER[kind], color="0.3", mfc="none" if kind == "saddle" else "0.3", label=POINT_LABEL[kind])
+            ax.plot([], [], MARKER[kind], color="0.3", mfc="none" if kind == "saddle" else "0.3",
+                    label=POINT_LABEL[kind])
     if res.model.attention == "softmax" and _wide(ms.min(), ms.max(), 100.0):
         ax.set_xscale("log")
     if scaled:

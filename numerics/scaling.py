@@ -126,11 +126,13 @@ def scaling_in_T(model: Model, Ts, progress=None, T_asymptotic: int = 100) -> Sc
     return ScalingStudy(model, rows, law)
 
 
-LAW_STYLE = {"leading": dict(color="0.35", ls=":", lw=1.6), "first_correction": dict(color="tab:green", ls="--", lw=1.4),
+LAW_STYLE = {"leading": dict(color="0.35", ls=":", lw=1.6),
+             "first_correction": dict(color="tab:green", ls="--", lw=1.4),
              "next": dict(color="tab:olive", ls="-.", lw=1.2), "asymptotic": dict(color="tab:purple", ls="-", lw=1.2),
              "exact": dict(color="tab:purple", ls="-", lw=1.2),
              "spinodal_low_asymptotic": dict(color="tab:blue", ls="-", lw=0.9),
-             "spinodal_low": dict(color="tab:cyan", ls="--", lw=0.9), "spinodal_high": dict(color="tab:red", ls="-", lw=0.9),
+             "spinodal_low": dict(color="tab:cyan", ls="--", lw=0.9),
+             "spinodal_high": dict(color="tab:red", ls="-", lw=0.9),
              "m_above": dict(color="tab:brown", ls="-", lw=0.9)}
 LAW_NAME = {"leading": "leading law", "first_correction": "first correction", "next": "next correction",
             "asymptotic": "asymptotic reduced problem", "exact": "exact law",

@@ -118,9 +118,7 @@ def plot_window_phase_diagram(pd: WindowPhaseDiagram, path) -> Path:
     them hatched, and the tricritical point (star); the styles of
     :func:`copyhead.numerics.phase_diagram.plot_phase_diagram`. The suffix of ``path`` decides the
     format."""
-    from matplotlib.patches import Patch
-
-    from .phase_diagram import _draw_lines, _draw_metastable
+    from .phase_diagram import _draw_lines, _draw_metastable, legend_with_hatch
     from .plotting import SYMBOL, _Labeller, _plt, save_figure, set_titles
 
     plt = _plt()
@@ -136,10 +134,5 @@ def plot_window_phase_diagram(pd: WindowPhaseDiagram, path) -> Path:
     ax.set(xlabel=SYMBOL[pd.vary], ylabel=r"$\alpha = PT/(\kappa V^2)$")
     set_titles(ax, f"window-copier phase diagram: transition into the {'/'.join(to) or '-'} phase "
                    f"({len(pd.rows)} values, {pd.spacing} spacing)", pd.model, varied=pd.vary)
-    handles, labels = ax.get_legend_handles_labels()
-    if hatched:
-        handles.append(Patch(facecolor="none", edgecolor="k", hatch="////"))
-        labels.append("metastable: between the spinodals")
-    if handles:
-        ax.legend(handles, labels, fontsize=7, framealpha=0.9, loc="best")
+    legend_with_hatch(ax, hatched)
     return save_figure(fig, path)

@@ -33,12 +33,6 @@ def _global_at(res, b, alpha) -> np.ndarray:
     return np.isclose(_F_interp(b, alpha), Fs, rtol=0, atol=1e-4 * (1 + np.abs(Fs)))
 
 
-def _global_mask(res, b):
-    if not b.stable:
-        return np.zeros(len(b.alpha), bool)
-    return _global_at(res, b, b.alpha)
-
-
 def window_pieces(res, b, values) -> list:
     """``[(alpha, value, role)]`` of branch ``b`` (``values``: one number per stored point), sorted
     in alpha and cut at the first-order phase changes inside it; the cut point (linear

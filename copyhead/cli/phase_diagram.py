@@ -97,8 +97,7 @@ def run(args) -> int:
                      progress=ProgressBar("phase lines", quiet=silent(args)))
     alphas = _map_alphas(args, pd) if args.grid > 0 else None
     if alphas is not None:
-        vals = np.array([r["value"] for r in pd.rows]) if name == "T" else \
-            np.array(parameter_values(name, lo, hi, args.grid, spacing))
+        vals = np.array(parameter_values(name, lo, hi, args.grid, spacing))  # T: distinct integers
         pd.grid = phase_map(model, name, vals, alphas, refine=args.refine)
     paths, prov = write_phase_outputs(pd, folder, f"phase_{model.key}_{name}", args, time.perf_counter() - t0,
                                       plot_phase_diagram)

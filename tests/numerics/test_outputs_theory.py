@@ -123,7 +123,8 @@ def test_phase_netcdf_has_lines_map_and_special_point(out):
     assert ds.sizes["alpha"] > 10 and ds.attrs["map_refine"] == 2  # the base grid plus refinement points
     np.testing.assert_array_equal(ds["alpha"], d["grid"]["alphas"])
     cep = d["special"]["critical_end_point"]
-    assert float(ds["critical_end_point_value"]) == cep["sigma2"] and float(ds["critical_end_point_alpha"]) == cep["alpha"]
+    assert float(ds["critical_end_point_value"]) == cep["sigma2"]
+    assert float(ds["critical_end_point_alpha"]) == cep["alpha"]
 
 
 def test_window_phase_netcdf(out):
@@ -184,7 +185,8 @@ def test_phase_and_scaling_json_and_csv_are_documented(out):
     assert list(d["grid"]) == doc_names("phase-diagram: JSON grid")
     w = _json(out["wphase"] / "phase_softmax_qk_posterior_H1K2_sigma2.json")
     assert {k for r in w["rows"] for k in r} == set(doc_names("phase-diagram: window copier JSON"))
-    for folder, stem in (("phase", "phase_softmax_qk_posterior_sigma2"), ("wphase", "phase_softmax_qk_posterior_H1K2_sigma2")):
+    for folder, stem in (("phase", "phase_softmax_qk_posterior_sigma2"),
+                         ("wphase", "phase_softmax_qk_posterior_H1K2_sigma2")):
         with open(out[folder] / f"{stem}.csv") as f:
             header = next(csv.reader(f))
         documented = doc_names("phase-diagram: CSV columns")
