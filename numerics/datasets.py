@@ -287,9 +287,17 @@ def scaling_dataset(study):
 
 
 # ----------------------------------------------------------------------------- writer
+def _netcdf_attr(v):
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    if isinstance(v, np.generic):  # NumPy scalars (np.str_ included) as Python values
+        return v.item()
+    return v
+
+
 def _netcdf_attrs(attrs: dict) -> dict:
-    """Attributes NetCDF can hold: None dropped, booleans as 0/1, everything else as it is."""
-    return {k: (int(v) if isinstance(v, (bool, np.bool_)) else v) for k, v in attrs.items() if v is not None}
+    """Attributes NetCDF can hold: None dropped, booleans as 0/1, NumPy scalars as Python values."""
+    return {k: _netcdf_attr(v) for k, v in attrs.items() if v is not None}
 
 
 def write_dataset(ds, path, provenance=None) -> Path:

@@ -337,11 +337,11 @@ def _landscape_alphas(res) -> list:
 def _landscape_grid(res, k, alphas):
     """``(xs, ms)``: the ``x`` grid of the landscape and ``m(x)`` (linear attention: ``x = m^2``,
     drawn for ``m`` of both signs, ``F`` being even in ``m``)."""
-    if res.model.attention == "linear":
-        mmax = max(1.2, 1.3 * max(float(b.m.max()) for b in res.branches))
+    stat = [b.x_at(k, a) for a in alphas for b in res.branches if b.covers(a)]
+    if res.model.attention == "linear":  # 1.8x the largest stationary |m| at these alphas
+        mmax = max(0.25, 1.8 * float(np.sqrt(max(stat))))
         ms = np.linspace(-mmax, mmax, 1201)
         return ms**2, ms
-    stat = [b.x_at(k, a) for a in alphas for b in res.branches if b.covers(a)]
     lo, hi = min(stat), max(stat)
     pad = max(0.5, 0.5 * (hi - lo))
     xs = np.linspace(lo - pad, hi + pad, 1200)
