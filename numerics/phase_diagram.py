@@ -161,56 +161,170 @@ def _critical_end_point(model, vary, a, b, a_is_first, rtol=1e-6):
             "window_width_at_bracket": last.alpha_spinodal_high - last.alpha_spinodal_low}
 
 
-def phase_map(model: Model, vary: str, values, alphas, n_x: int = 400) -> dict:
-    """Global-minimum ``m`` and number of local minima on the grid ``values x alphas``."""
+def phase_map(model: Model, vary: str, values, alphas, n_x: int = 400, refine: int = 0,
+              jump: float = 0.05) -> dict:
+    """Global-minimum ``m`` and number of local minima on the grid ``values x alphas``, the alpha
+    grid refined where the map changes abruptly.
+
+    Parameters
+    ----------
+    values, alphas : the base grid (varied parameter, alpha).
+    n_x : points of the ``x`` grid on which the minima are found (``solve._minima_on_grid``).
+    refine : levels of refinement. At each level every alpha interval across which, in any column
+        (value), the number of minima changes or the global-minimum ``m`` changes by more than
+        ``jump`` times the range of ``m`` on the map (a first-order jump, or the steep onset of a
+        continuous transition) is halved, and the new alphas are computed for every value. The
+        grid stays rectilinear and only the intervals crossed by a transition line are refined, so
+        ``refine`` levels resolve the lines ``2**refine`` times finer than the base grid.
+
+    Returns ``{"values", "alphas", "m_global", "n_minima", "refine"}``; the alphas are sorted and
+    include the base grid.
+    """
     values = np.asarray(values, float)
-    alphas = np.asarray(alphas, float)
-    mg = np.empty((len(values), len(alphas)))
-    nm = np.empty((len(values), len(alphas)), int)
-    for i, v in enumerate(values):
-        k = Kernel(model.replace(**{vary: int(v) if vary == "T" else float(v)}))
-        nm[i], mg[i] = _minima_on_grid(k, x_grid(k, n_x), alphas)
-    return {"values": values, "alphas": alphas, "m_global": mg, "n_minima": nm}
+    alphas = np.unique(np.asarray(alphas, float))
+    if refine < 0:
+        raise ParameterError("refine", refine, "must be >= 0")
+    kernels = [Kernel(model.replace(**{vary: int(v) if vary == "T" else float(v)})) for v in values]
+    xgrids = [x_grid(k, n_x) for k in kernels]
+
+    def columns(al):
+        nm = np.empty((len(values), len(al)), int)
+        mg = np.empty((len(values), len(al)))
+        for i, (k, xs) in enumerate(zip(kernels, xgrids)):
+            nm[i], mg[i] = _minima_on_grid(k, xs, al)
+        return nm, mg
+
+    nm, mg = columns(alphas)
+    for _ in range(refine):
+        new = _refinement_points(alphas, nm, mg, jump)
+        if not len(new):
+            break
+        nm_new, mg_new = columns(new)
+        alphas = np.concatenate([alphas, new])
+        order = np.argsort(alphas)
+        alphas = alphas[order]
+        nm = np.concatenate([nm, nm_new], axis=1)[:, order]
+        mg = np.concatenate([mg, mg_new], axis=1)[:, order]
+    return {"values": values, "alphas": alphas, "m_global": mg, "n_minima": nm, "refine": int(refine)}
 
 
-def plot_phase_diagram(pd: PhaseDiagram, path) -> Path:
-    import matplotlib
+def _refinement_points(alphas, nm, mg, jump):
+    """Midpoints of the alpha intervals across which, in some column, the number of minima changes
+    or ``m`` jumps by more than ``jump`` times the range of ``m`` on the map."""
+    span = np.nanmax(mg) - np.nanmin(mg)
+    dm = np.abs(np.diff(mg, axis=1))
+    bad = (np.diff(nm, axis=1) != 0) | (np.nan_to_num(dm, nan=np.inf) > jump * span) | \
+        (np.isnan(mg[:, 1:]) != np.isnan(mg[:, :-1]))
+    idx = np.nonzero(np.any(bad, axis=0))[0]
+    return 0.5 * (alphas[idx] + alphas[idx + 1])
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    if pd.grid is not None:
-        g = pd.grid
-        pc = ax.pcolormesh(g["values"], g["alphas"], g["m_global"].T, shading="auto", cmap="viridis")
-        fig.colorbar(pc, ax=ax, label="global-minimum $m$")
-        if np.any(g["n_minima"] > 1):
-            ax.contourf(g["values"], g["alphas"], (g["n_minima"] > 1).T.astype(float), levels=[0.5, 1.5],
-                        hatches=["//"], colors="none")
-            ax.plot([], [], color="w", label="metastable (hatched)")
+LINE_STYLE = {  # one style per kind of line, the same in every phase diagram
+    "first-order": dict(color="k", ls="-", lw=2.2),
+    "second-order": dict(color="k", ls="--", lw=2.2),
+    "crossover": dict(color="k", ls=":", lw=1.8),
+    "spinodal": dict(color="0.25", ls="-.", lw=1.0),
+}
+SPECIAL_STYLE = dict(marker="*", ls="none", ms=15, color="tab:red", mec="k", mew=0.8, zorder=6)
+MAP_CMAP = "YlGnBu"
+"""A light sequential colormap (white-yellow at small m): black lines and hatching stay visible."""
+
+
+def _draw_map(fig, ax, g) -> None:
+    """The global-minimum ``m`` (colour; Gouraud shading: linear between the grid points, so a
+    jump across the refined alpha grid stays sharp and the columns do not show as bands)."""
+    pc = ax.pcolormesh(g["values"], g["alphas"], np.asarray(g["m_global"]).T, shading="gouraud", cmap=MAP_CMAP,
+                       rasterized=True)
+    fig.colorbar(pc, ax=ax, label="copy weight $m$ of the global minimum")
+
+
+def _with_special(pd, pts, kind) -> list:
+    """``pts`` of a line of ``kind`` (spinodal or alpha_c) with the special point where the lines
+    meet (critical end point: first order, spinodals and crossover; tricritical point: first
+    order, spinodals and second order), sorted along the parameter."""
+    for name, sp in pd.special.items():
+        meets = {"critical_end_point": ("first-order", "crossover", "spinodal"),
+                 "tricritical_point": ("first-order", "second-order", "spinodal")}.get(name, ())
+        if pts and kind in meets and sp.get("alpha") is not None:
+            pts = pts + [(sp[pd.vary], sp["alpha"])]
+    return sorted(pts)
+
+
+def _draw_metastable(ax, pd) -> bool:
+    """Hatch the metastable region: between the spinodals of the first-order rows (to the top of
+    the axes where the upper spinodal lies beyond the window), closed at the special point."""
+    import matplotlib as mpl
+
+    rows = [r for r in pd.rows if r.get("transition") == "first-order" and r.get("alpha_spinodal_low") is not None]
+    if not rows:
+        return False
+    top = ax.get_ylim()[1]
+    pts = [(r["value"], r["alpha_spinodal_low"], r.get("alpha_spinodal_high") or top) for r in rows]
+    for name, sp in pd.special.items():
+        if sp.get("alpha") is not None:
+            pts.append((sp[pd.vary], sp["alpha"], sp["alpha"]))
+    v, lo, hi = (np.array(c) for c in zip(*sorted(pts)))
+    with mpl.rc_context({"hatch.color": "k", "hatch.linewidth": 0.6}):
+        ax.fill_between(v, lo, hi, facecolor="none", edgecolor="k", hatch="////", lw=0, zorder=2)
+    ax.set_ylim(top=top)
+    return True
+
+
+def _draw_lines(ax, pd, lab) -> None:
+    """alpha_c by kind of transition and the spinodals along the varied parameter."""
     rows = [r for r in pd.rows if r.get("transition")]
-    v = np.array([r["value"] for r in rows])
-    for kind, style in (("first-order", dict(color="w", lw=2)), ("second-order", dict(color="orange", lw=2, ls="--")),
-                        ("crossover", dict(color="w", lw=1, ls=":"))):
-        sel = np.array([r["transition"] == kind for r in rows])
-        if np.any(sel):
-            ax.plot(v[sel], [r["alpha_c"] for r, s in zip(rows, sel) if s], marker="o", ms=2.5, label=kind, **style)
+    widths = [r["alpha_spinodal_high"] - r["alpha_spinodal_low"] for r in rows
+              if r.get("alpha_spinodal_low") is not None and r.get("alpha_spinodal_high") is not None]
+    text = f"spinodals (widest window {max(widths):.2g})" if widths else "spinodal"
     for key in ("alpha_spinodal_low", "alpha_spinodal_high"):
         pts = [(r["value"], r[key]) for r in rows if r.get(key) is not None]
         if pts:
-            ax.plot(*zip(*pts), color="lightgray", lw=1, ls="-.", label="spinodal" if key.endswith("low") else None)
+            ax.plot(*zip(*_with_special(pd, pts, "spinodal")), label=lab(text), **LINE_STYLE["spinodal"])
+    for kind in ("first-order", "second-order", "crossover"):
+        pts = [(r["value"], r["alpha_c"]) for r in rows if r["transition"] == kind and r.get("alpha_c") is not None]
+        if pts:
+            ax.plot(*zip(*_with_special(pd, pts, kind)), label=lab(rf"$\alpha_c$: {kind}"), **LINE_STYLE[kind])
+            ax.plot(*zip(*pts), ls="none", marker="o", ms=2.5, color="k")
     for name, sp in pd.special.items():
-        ax.plot([sp[pd.vary]], [sp["alpha"]], "*", color="red", ms=14, label=name.replace("_", " "))
+        ax.plot([sp[pd.vary]], [sp["alpha"]], label=lab(name.replace("_", " ")), **SPECIAL_STYLE)
+
+
+def legend_with_hatch(ax, hatched: bool, loc: str = "best") -> None:
+    """The legend of the drawn lines, plus the hatched metastable region when it was drawn."""
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    if hatched:
+        handles.append(Patch(facecolor="none", edgecolor="k", hatch="////"))
+        labels.append("metastable: between the spinodals")
+    if handles:
+        ax.legend(handles, labels, fontsize=7, framealpha=0.9, loc=loc)
+
+
+def plot_phase_diagram(pd: PhaseDiagram, path) -> Path:
+    """The (parameter, alpha) plane: the global-minimum ``m`` map, the metastable region hatched
+    (between the spinodals), ``alpha_c`` of each kind (first order solid, second order
+    dashed, crossover dotted), the spinodals (dash-dotted) and the critical end / tricritical
+    point (star). The suffix of ``path`` decides the format."""
+    from .plotting import SYMBOL, _Labeller, _plt, save_figure, set_titles
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.0, 5.0))
+    lab = _Labeller()
+    if pd.grid is not None:
+        _draw_map(fig, ax, pd.grid)
+    _draw_lines(ax, pd, lab)
     m = pd.model
-    ax.set(xlabel=f"{pd.vary} ({pd.spacing} spacing)", ylabel=r"$\alpha$",
-           title=f"phase diagram: {m.attention} / {m.prior} / {m.objective}")
+    ax.set(xlabel=f"{SYMBOL[pd.vary]}", ylabel=r"$\alpha = PT/(\kappa V^2)$")
     if pd.spacing == "log":
         ax.set_xscale("log")
+    rows = [r for r in pd.rows if r.get("transition")]
     al = [r[k] for r in rows for k in ("alpha_c", "alpha_spinodal_low", "alpha_spinodal_high") if r.get(k)]
     if al and max(al) / min(al) > 30:
         ax.set_yscale("log")
-    ax.legend(fontsize=7, loc="upper right")
-    from .plotting import save_figure
-
+    refined = f", map refined {2 ** pd.grid['refine']}x at the lines" if pd.grid is not None and pd.grid.get("refine") \
+        else ""
+    set_titles(ax, f"phase diagram: {len(pd.rows)} values of {SYMBOL[pd.vary]} ({pd.spacing} spacing{refined})", m,
+               varied=pd.vary)
+    legend_with_hatch(ax, _draw_metastable(ax, pd), loc="upper right")
     return save_figure(fig, path)
-

@@ -23,6 +23,14 @@ ROW_KEYS = ("T", "transition", "alpha_c", "alpha_spinodal_low", "alpha_spinodal_
 ALPHA_C_LAWS = ("leading", "first_correction", "next", "asymptotic", "exact")
 
 
+def csv_columns(rows) -> list:
+    """The CSV columns of ``copyhead scaling``: :data:`ROW_KEYS`, ``PcT_over_V2``, ``converged``,
+    ``max_residual``, the ``law_*`` and ``rel_err_*`` columns of the laws that exist for the model
+    (sorted), ``error``."""
+    return list(ROW_KEYS) + ["PcT_over_V2", "converged", "max_residual"] + sorted(
+        {k for r in rows for k in r if k.startswith(("law_", "rel_err_"))}) + ["error"]
+
+
 def t_values(values=None, lo=None, hi=None, n=None) -> list:
     """The sequence lengths: an explicit list, or ``n`` log-spaced integers from ``lo`` to ``hi``
     (rounded, duplicates dropped -- fewer than ``n`` come back when the range holds fewer)."""
@@ -118,61 +126,86 @@ def scaling_in_T(model: Model, Ts, progress=None, T_asymptotic: int = 100) -> Sc
     return ScalingStudy(model, rows, law)
 
 
+LAW_STYLE = {"leading": dict(color="0.35", ls=":", lw=1.6),
+             "first_correction": dict(color="tab:green", ls="--", lw=1.4),
+             "next": dict(color="tab:olive", ls="-.", lw=1.2), "asymptotic": dict(color="tab:purple", ls="-", lw=1.2),
+             "exact": dict(color="tab:purple", ls="-", lw=1.2),
+             "spinodal_low_asymptotic": dict(color="tab:blue", ls="-", lw=0.9),
+             "spinodal_low": dict(color="tab:cyan", ls="--", lw=0.9),
+             "spinodal_high": dict(color="tab:red", ls="-", lw=0.9),
+             "m_above": dict(color="tab:brown", ls="-", lw=0.9)}
+LAW_NAME = {"leading": "leading law", "first_correction": "first correction", "next": "next correction",
+            "asymptotic": "asymptotic reduced problem", "exact": "exact law",
+            "spinodal_low_asymptotic": "lower spinodal, asymptotic", "spinodal_low": "lower spinodal law",
+            "spinodal_high": "upper spinodal law", "m_above": "m above the jump"}
+
+
+def _law_curves(study, T_lo, T_hi, n=60) -> dict:
+    """``{law: (T, value)}`` of the large-``T`` laws on a log grid from ``T_lo`` to ``T_hi`` (laws
+    that have no value at some ``T`` are drawn where they have one)."""
+    m = study.model
+    curves = {}
+    for t in np.geomspace(T_lo, T_hi, n):
+        v = law_values(float(t), m.nu, m.sigma2, m.attention, m.prior, m.objective)
+        for k in LAW_STYLE:
+            if k != "m_above" and v.get(k) is not None:
+                curves.setdefault(k, []).append((t, v[k]))
+    return {k: tuple(np.array(c) for c in zip(*pts)) for k, pts in curves.items()}
+
+
+def _law_label(study, k) -> str:
+    latex = study.law.get(k, {}).get("latex") if isinstance(study.law.get(k), dict) else None
+    name = LAW_NAME.get(k, k.replace("_", " "))
+    return f"{name}: ${latex}$" if latex and len(latex) < 70 else name
+
+
 def plot_scaling(study: ScalingStudy, path):
-    """Three panels: log-log ``alpha_c(T)`` and the spinodals with the laws overlaid; ``alpha_c/(nu T)``
-    against ``T`` on a log axis (a straight line is ``ln T``); ``|relative error|`` of each law."""
-    from .plotting import _plt, save_figure
+    """Three panels against the sequence length ``T`` (log axes): ``alpha_c`` and the spinodals from
+    the solver (points) with the large-``T`` laws overlaid and labelled (lines, from the first to the
+    last ``T``); ``alpha_c`` divided by the leading law (the law holds where this tends to 1); the
+    ``|relative error|`` of each law. The suffix of ``path`` decides the format."""
+    from .plotting import _plt, legend, save_figure, set_titles
 
     plt = _plt()
     rows = [r for r in study.rows if r.get("alpha_c") is not None]
-    fig, (ax, axr, ax2) = plt.subplots(3, 1, figsize=(6.6, 10.0), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 2, 2]})
-    m = study.model
+    fig, (ax, axr, ax2) = plt.subplots(3, 1, figsize=(7.0, 10.5), sharex=True, gridspec_kw={"height_ratios": [3, 2, 2]})
     T = np.array([r["T"] for r in rows], float)
     ac = np.array([r["alpha_c"] for r in rows], float)
+    lead = np.array([r.get("law_leading") or np.nan for r in rows], float)
     ax.plot(T, ac, "o", color="k", ms=5, label=r"$\alpha_c$ (solver)", zorder=5)
-    axr.plot(T, ac / (m.nu * T), "o", color="k", ms=5, label=r"$\alpha_c/(\nu T)$ (solver)", zorder=5)
-    for key, style, lab in (("alpha_spinodal_low", dict(marker="v", color="tab:blue"), "lower spinodal"),
-                            ("alpha_spinodal_high", dict(marker="^", color="tab:red"), "upper spinodal")):
+    if np.any(np.isfinite(lead)):
+        axr.plot(T, ac / lead, "o", color="k", ms=5, label=r"$\alpha_c$ (solver)", zorder=5)
+    for key, mk, col, lab in (("alpha_spinodal_low", "v", "tab:blue", r"lower spinodal $\alpha_{\rm sp}^-$ (solver)"),
+                              ("alpha_spinodal_high", "^", "tab:red", r"upper spinodal $\alpha_{\rm sp}^+$ (solver)")):
         pts = [(r["T"], r[key]) for r in rows if r.get(key) is not None]
         if pts:
-            ax.plot(*zip(*pts), ls="none", ms=5, label=f"{lab} (solver)", **style)
-    Tf = np.geomspace(max(T.min(), 10.0), T.max(), 80) if len(T) and T.max() > 10 else np.array([])
-    curves = {}
-    for t in Tf:
-        v = law_values(float(t), m.nu, m.sigma2, m.attention, m.prior, m.objective)
-        for k in ("leading", "first_correction", "asymptotic", "exact", "spinodal_low_asymptotic", "spinodal_low",
-                  "spinodal_high"):
-            if v.get(k) is not None:
-                curves.setdefault(k, []).append((t, v[k]))
-    desc = study.law
-    styles = {"leading": dict(color="gray", ls=":"), "first_correction": dict(color="tab:green", ls="--"),
-              "asymptotic": dict(color="tab:purple", ls="-", lw=1), "exact": dict(color="tab:purple", ls="-", lw=1),
-              "spinodal_low_asymptotic": dict(color="tab:blue", ls="-", lw=0.8),
-              "spinodal_high": dict(color="tab:red", ls="-", lw=0.8)}
-    names = {"spinodal_low_asymptotic": "lower spinodal, asymptotic", "spinodal_high": "upper spinodal law",
-             "asymptotic": "asymptotic reduced problem"}
-    for k, st in styles.items():
-        if k not in curves:
-            continue
-        lab = desc.get(k, {}).get("latex")
-        name = names.get(k, k.replace("_", " "))
-        label = f"{name}: ${lab}$" if lab and len(lab) < 60 else name
-        tt, vv = (np.array(x) for x in zip(*curves[k]))
-        ax.plot(tt, vv, label=label, **st)
-        if not k.startswith("spinodal"):
-            axr.plot(tt, vv / (m.nu * tt), label=name, **st)
-    ax.set(xscale="log", yscale="log", ylabel=r"$\alpha = PT/(\kappa V^2)$",
-           title=f"{m.attention} / {m.prior} / {m.objective}: critical data vs T "
-                 f"($\\nu$={m.nu:g}, $\\sigma^2$={m.sigma2:g})")
-    ax.legend(fontsize=6.5, loc="upper left")
-    axr.set(ylabel=r"$\alpha_c/(\nu T) = P_c/(\kappa N)$")
-    axr.legend(fontsize=6.5, loc="upper left")
-    for k in ("leading", "first_correction", "next", "asymptotic", "exact", "spinodal_low_asymptotic", "spinodal_high",
-              "m_above"):
-        pts = [(r["T"], abs(r[f"rel_err_{k}"])) for r in rows if r.get(f"rel_err_{k}") not in (None, 0.0)]
+            ax.plot(*zip(*pts), ls="none", marker=mk, color=col, ms=5, label=lab)
+    curves = _law_curves(study, T.min(), T.max()) if len(T) and T.max() > T.min() else {}
+    lead_curve = curves.get("leading")
+    for k, (tt, vv) in curves.items():
+        ax.plot(tt, vv, label=_law_label(study, k), **LAW_STYLE[k])
+        if lead_curve is not None and not k.startswith("spinodal"):
+            axr.plot(tt, vv / lead_curve[1], label=LAW_NAME.get(k, k), **LAW_STYLE[k])
+    ax.set(xscale="log", yscale="log", ylabel=r"$\alpha = PT/(\kappa V^2)$")
+    set_titles(ax, "critical amount of data versus the sequence length", study.model, varied="T")
+    legend(ax, loc="upper left", fontsize=6.5)
+    lead_tex = study.law.get("leading", {}).get("latex", "") if isinstance(study.law.get("leading"), dict) else ""
+    rhs = lead_tex.split("simeq")[-1].split("=")[-1].strip() if lead_tex else "leading"
+    axr.axhline(1.0, color="0.6", lw=0.6, zorder=0)
+    axr.set(ylabel=f"$\\alpha_c \\,/\\, [{rhs}]$" if lead_tex else r"$\alpha_c$ / leading law")
+    legend(axr, loc="best", fontsize=6.5)
+    exact_zero = []
+    for k in ("leading", "first_correction", "next", "asymptotic", "exact", "spinodal_low_asymptotic", "spinodal_low",
+              "spinodal_high", "m_above"):
+        vals = [(r["T"], r.get(f"rel_err_{k}")) for r in rows if r.get(f"rel_err_{k}") is not None]
+        pts = [(t, abs(e)) for t, e in vals if e != 0.0]
+        if len(pts) < len(vals):
+            exact_zero.append(k)
         if pts:
-            ax2.plot(*zip(*pts), marker=".", label=k.replace("_", " "))
+            ax2.plot(*zip(*pts), marker=".", label=LAW_NAME.get(k, k.replace("_", " ")), **LAW_STYLE[k])
+    note = f"\nexactly 0 (not drawn) at some T: {', '.join(LAW_NAME.get(k, k) for k in exact_zero)}" \
+        if exact_zero else ""
     ax2.set(xscale="log", yscale="log", xlabel="sequence length $T$", ylabel="|relative error| of the law")
-    ax2.legend(fontsize=6.5, ncol=2)
+    ax2.set_title("relative error (law - solver)/solver" + note, fontsize=8)
+    legend(ax2, ncol=2, fontsize=6.5)
     return save_figure(fig, path)

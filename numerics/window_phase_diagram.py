@@ -30,9 +30,11 @@ class WindowPhaseDiagram:
     vary: str
     rows: list
     special: dict = field(default_factory=dict)
+    spacing: str = "lin"
 
     def to_dict(self) -> dict:
-        return {"model": self.model.to_dict(), "vary": self.vary, "rows": self.rows, "special": self.special}
+        return {"model": self.model.to_dict(), "vary": self.vary, "spacing": self.spacing, "rows": self.rows,
+                "special": self.special}
 
 
 def _row(model, vary, v):
@@ -69,7 +71,8 @@ def window_phase_lines(model: Model, vary: str, lo: float, hi: float, n: int = 1
     model.replace(**{vary: lo}), model.replace(**{vary: hi})
     if n < 2:
         raise ParameterError("n", n, "must be >= 2")
-    values = parameter_values(vary, lo, hi, n, spacing or default_spacing(vary))
+    spacing = spacing or default_spacing(vary)
+    values = parameter_values(vary, lo, hi, n, spacing)
     rows = []
     for i, v in enumerate(values):
         try:
@@ -79,7 +82,7 @@ def window_phase_lines(model: Model, vary: str, lo: float, hi: float, n: int = 1
             print(f"warning: {vary}={v:g}: {exc}", file=sys.stderr)
         if progress:
             progress(i + 1, len(values))
-    pd = WindowPhaseDiagram(model, vary, rows)
+    pd = WindowPhaseDiagram(model, vary, rows, spacing=spacing)
     kinds = [r.get("transition") for r in rows]
     for i in range(len(rows) - 1):
         if {kinds[i], kinds[i + 1]} == {"first-order", "second-order"} and vary != "T":
@@ -110,31 +113,26 @@ def _tricritical(model, vary, ra, rb, rtol):
 
 
 def plot_window_phase_diagram(pd: WindowPhaseDiagram, path) -> Path:
-    from .plotting import _plt, save_figure
+    """``alpha_c`` of the transition into the copying phase along the varied parameter (first order
+    solid, second order dashed), the spinodals (dash-dotted) with the metastable region between
+    them hatched, and the tricritical point (star); the styles of
+    :func:`copyhead.numerics.phase_diagram.plot_phase_diagram`. The suffix of ``path`` decides the
+    format."""
+    from .phase_diagram import _draw_lines, _draw_metastable, legend_with_hatch
+    from .plotting import SYMBOL, _Labeller, _plt, save_figure, set_titles
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, ax = plt.subplots(figsize=(6.8, 4.8))
     rows = [r for r in pd.rows if r.get("transition") not in (None, "none")]
+    sub = WindowPhaseDiagram(pd.model, pd.vary, rows, pd.special, pd.spacing)
+    _draw_lines(ax, sub, _Labeller())
     v = np.array([r["value"] for r in rows])
-    tcp = pd.special.get("tricritical_point")
-    for kind, style in (("first-order", dict(color="tab:blue", lw=2)),
-                        ("second-order", dict(color="tab:orange", lw=2, ls="--"))):
-        pts = [(r["value"], r["alpha_c"]) for r in rows if r["transition"] == kind]
-        if tcp is not None and pts:  # the two lines meet at the tricritical point
-            pts = sorted(pts + [(tcp[pd.vary], tcp["alpha"])])
-        if pts:
-            ax.plot(*zip(*pts), marker="o", ms=3, label=kind, **style)
-    for key, lab in (("alpha_spinodal_low", "spinodals"), ("alpha_spinodal_high", None)):
-        pts = [(r["value"], r[key]) for r in rows if r.get(key) is not None]
-        if pts:
-            ax.plot(*zip(*pts), color="gray", lw=1, ls="-.", label=lab)
-    for name, sp in pd.special.items():
-        ax.plot([sp[pd.vary]], [sp["alpha"]], "*", color="red", ms=14, label=name.replace("_", " "))
-    to = {r["to"] for r in rows if r.get("to")}
-    m = pd.model
-    ax.set(xlabel=pd.vary, ylabel=r"$\alpha_c$ (into " + "/".join(sorted(to)) + ")",
-           title=f"window copier H={m.heads} K={m.parents}: {m.attention}/{m.prior}")
-    if pd.vary != "T" and len(v) > 1 and v.min() > 0 and v.max() / v.min() > 20:
+    if pd.spacing == "log" or (pd.vary != "T" and len(v) > 1 and v.min() > 0 and v.max() / v.min() > 20):
         ax.set_xscale("log")
-    ax.legend(fontsize=7)
+    hatched = _draw_metastable(ax, sub)
+    to = sorted({r["to"] for r in rows if r.get("to")})
+    ax.set(xlabel=SYMBOL[pd.vary], ylabel=r"$\alpha = PT/(\kappa V^2)$")
+    set_titles(ax, f"window-copier phase diagram: transition into the {'/'.join(to) or '-'} phase "
+                   f"({len(pd.rows)} values, {pd.spacing} spacing)", pd.model, varied=pd.vary)
+    legend_with_hatch(ax, hatched)
     return save_figure(fig, path)

@@ -1,9 +1,12 @@
 """Figures and CSV of window-copier results (matplotlib, Agg).
 
-``*_branches.png``: the specialisation order parameter (``sigma_K(M)``; ``max m_hk`` for
+``*_branches.<fmt>``: the specialisation order parameter (``sigma_K(M)``; ``max m_hk`` for
 ``H < K``) and the parent coverage ``(1/K) sum_k max_h |m_hk|`` against alpha for every branch
-(global minimum thick, metastable thin, unstable dashed; colour = phase), with the phase
-changes of the global minimum marked; ``*_free_energy.png``: ``F - F_uniform`` of every branch.
+(global minimum thick, metastable thin, unstable dashed; colour = phase), with the phase changes
+of the global minimum and their spinodals marked; ``*_free_energy.<fmt>``: ``F - F_sym`` of every
+branch, ``F_sym`` the fully symmetric state (uniform, then unspecialised) continued through its
+stability changes. Values between the stored points of a branch are linear interpolations along
+it (the points are dense: the continuation step is at most a few per cent of alpha).
 """
 from __future__ import annotations
 
@@ -11,89 +14,146 @@ from pathlib import Path
 
 import numpy as np
 
-from .plotting import _plt, save_figure
+from .plotting import _Labeller, _plt, autoscale_y, figure_path, legend, parameter_line, save_figure, set_titles
 from .window_solve import _F_interp, coverage
 
 COLORS = {"uniform": "tab:gray", "unspecialised": "tab:purple", "copying": "tab:blue", "redundant": "tab:olive",
           "partial": "tab:orange", "specialised": "tab:green"}
+ROLE = {"global": dict(lw=2.6, ls="-"), "metastable": dict(lw=1.2, ls="-"), "unstable": dict(lw=0.9, ls="--")}
+KIND_LS = {"first-order": "-.", "second-order": "--", "crossover": ":"}
 
 
-def _global_mask(res, b):
-    stable = res.stable_branches()
+def _global_at(res, b, alpha) -> np.ndarray:
+    """Is stable branch ``b`` the global minimum at ``alpha`` (array)?
+
+    Tolerance 1e-4 (1 + |F|): mirror-image branches have equal F up to the linear interpolation
+    along their own arcs (measured <= 3e-4); the global minimum is drawn to plotting accuracy."""
+    alpha = np.atleast_1d(np.asarray(alpha, float))
+    Fs = np.array([_F_interp(c, alpha) for c in res.stable_branches()]).min(axis=0)
+    return np.isclose(_F_interp(b, alpha), Fs, rtol=0, atol=1e-4 * (1 + np.abs(Fs)))
+
+
+def window_pieces(res, b, values) -> list:
+    """``[(alpha, value, role)]`` of branch ``b`` (``values``: one number per stored point), sorted
+    in alpha and cut at the first-order phase changes inside it; the cut point (linear
+    interpolation) ends one piece and starts the next, so the drawn curve has no gap."""
+    order = np.argsort(b.alpha)
+    a, v = b.alpha[order], np.asarray(values, float)[order]
     if not b.stable:
-        return np.zeros(len(b.alpha), bool)
-    Fs = np.array([_F_interp(c, b.alpha) for c in stable])
-    # tolerance 1e-4 (1 + |F|): mirror-image branches have equal F up to the linear interpolation
-    # along their own arcs (measured <= 3e-4); the global minimum is drawn to plotting accuracy
-    return np.isclose(_F_interp(b, b.alpha), Fs.min(axis=0), rtol=0, atol=1e-4 * (1 + np.abs(Fs.min(axis=0))))
+        return [(a, v, "unstable")]
+    cuts = sorted(p.alpha for p in res.phases if p.kind == "first-order" and a[0] < p.alpha < a[-1])
+    bounds = [a[0]] + cuts + [a[-1]]
+    out = []
+    for lo, hi in zip(bounds, bounds[1:]):
+        inner = (a > lo) & (a < hi)
+        aa = np.concatenate([[lo], a[inner], [hi]])
+        vv = np.concatenate([[np.interp(lo, a, v)], v[inner], [np.interp(hi, a, v)]])
+        role = "global" if _global_at(res, b, 0.5 * (lo + hi))[0] else "metastable"
+        out.append((aa, vv, role))
+    return out
 
 
-def _mark_phases(ax, res):
+def _mark_phases(ax, res, lab) -> None:
+    """Vertical lines at the phase changes of the global minimum (style by kind) and at their
+    spinodals (dotted), labelled."""
     for p in res.phases:
-        ls = {"first-order": "-.", "second-order": "--", "crossover": ":"}[p.kind]
-        ax.axvline(p.alpha, color="k", ls=ls, lw=1)
-        ax.text(p.alpha, 1.0, f" {p.to}\n {p.kind} {p.alpha:.4g}", transform=ax.get_xaxis_transform(), fontsize=6,
-                va="top")
-        for a in (p.alpha_spinodal_low, p.alpha_spinodal_high):
-            if a is not None:
-                ax.axvline(a, color="gray", ls=":", lw=0.8)
+        ax.axvline(p.alpha, color="k", ls=KIND_LS[p.kind], lw=1.1,
+                   label=lab(rf"{p.kind}: {p.frm} $\to$ {p.to}, $\alpha$ = {p.alpha:.5g}"))
+        sp = [a for a in (p.alpha_spinodal_low, p.alpha_spinodal_high) if a is not None]
+        for a in sp:
+            ax.axvline(a, color="0.45", ls=":", lw=1.0,
+                       label=lab(r"spinodals $\alpha_{\rm sp}^\pm$ = " + ", ".join(f"{s:.5g}" for s in sp)))
+
+
+def _draw_branches(ax, res, value) -> tuple:
+    """Draw ``value(b)`` (one number per stored point, NaN: not drawn) of every branch; returns the
+    (phases, roles) drawn."""
+    phases, roles = set(), set()
+    for b in res.branches:
+        col = COLORS.get(b.label, "k")
+        for a, v, role in window_pieces(res, b, value(b)):
+            ok = np.isfinite(v)
+            if np.any(ok):
+                ax.plot(a[ok], v[ok], color=col, **ROLE[role])
+                phases.add(b.label)
+                roles.add(role)
+    return phases, roles
+
+
+def _role_legend(ax, drawn) -> None:
+    """Legend proxies for the phases (colours) and roles (line styles) that were drawn."""
+    phases, roles = drawn
+    for name, col in COLORS.items():
+        if name in phases:
+            ax.plot([], [], color=col, lw=2, label=f"phase: {name}")
+    for role, text in (("global", "stable: global minimum"), ("metastable", "stable: metastable"),
+                       ("unstable", "unstable")):
+        if role in roles:
+            ax.plot([], [], color="k", label=text, **ROLE[role])
 
 
 def plot_window_branches(res, path) -> Path:
+    """Specialisation and parent coverage of every branch against alpha (two panels)."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     m = res.model
     cov = lambda b: np.array([coverage(M) for M in b.M])  # noqa: E731
-    for ax, val, ylab in ((axes[0], lambda b: b.q, "specialisation " + ("$\\sigma_K(M)$" if m.heads >= m.parents
-                                                                       else "$\\max\\, m_{hk}$")),
+    spec = "specialisation " + ("$\\sigma_K(M)$" if m.heads >= m.parents else "$\\max\\, m_{hk}$")
+    for ax, val, ylab in ((axes[0], lambda b: b.q, spec),
                           (axes[1], cov, "parent coverage $\\frac{1}{K}\\sum_k \\max_h |m_{hk}|$")):
-        for b in res.branches:
-            col = COLORS.get(b.label, "k")
-            order = np.argsort(b.alpha)
-            a, v = b.alpha[order], val(b)[order]
-            if b.stable:
-                g = _global_mask(res, b)[order]
-                ax.plot(a, np.where(g, v, np.nan), color=col, lw=2.6)
-                ax.plot(a, np.where(~g, v, np.nan), color=col, lw=1.2)
-            else:
-                ax.plot(a, v, color=col, lw=0.9, ls="--")
-        _mark_phases(ax, res)
+        lab = _Labeller()
+        drawn = _draw_branches(ax, res, val)
+        _mark_phases(ax, res, lab)
         ax.set(xlabel=r"$\alpha = PT/(\kappa V^2)$", ylabel=ylab)
-    for lab, col in COLORS.items():
-        if any(b.label == lab for b in res.branches):
-            axes[0].plot([], [], color=col, lw=2, label=lab)
-    axes[0].plot([], [], color="k", lw=2.6, label="global minimum")
-    axes[0].plot([], [], color="k", lw=1.2, label="metastable")
-    axes[0].plot([], [], color="k", lw=0.9, ls="--", label="unstable")
-    axes[0].legend(fontsize=7, loc="center right")
-    fig.suptitle(f"window copier H={m.heads} K={m.parents}: {m.attention} / {m.prior}, T={m.T}, "
-                 f"$\\nu$={m.nu:g}, $\\sigma^2$={m.sigma2:g}", fontsize=10)
+        if ax is axes[0]:
+            _role_legend(ax, drawn)
+    legend(axes[0], loc="center right", fontsize=6.5)
+    t = res.transition
+    head = f"{t.kind} transition into the {t.to} phase" if t else "no transition in the window"
+    fig.suptitle(f"window-copier branches: {head}\n" + parameter_line(m), fontsize=9.5)
     return save_figure(fig, path)
 
 
+def symmetric_reference(res) -> list:
+    """The branches of the fully symmetric state (heads alike, reflection symmetric), in order of
+    preference: ``uniform`` (no head copies; every stability, lowest Morse index first), then,
+    where no uniform branch exists (``K > 1``), ``unspecialised`` (every head copies all parents
+    alike: where the uniform state itself has turned into it)."""
+    names = {"uniform"} | ({"unspecialised"} if res.model.parents > 1 else set())
+    return sorted((b for b in res.branches if b.label in names),
+                  key=lambda b: (b.label != "uniform", b.index, b.alpha_min))
+
+
+def _F_sym(chain, alpha) -> np.ndarray:
+    """``F`` of the symmetric state at ``alpha`` (the first piece of ``chain`` that covers it; NaN
+    where none does)."""
+    out = np.full(len(alpha), np.nan)
+    for b in chain:
+        v = _F_interp(b, alpha)
+        take = np.isnan(out) & np.isfinite(v)
+        out[take] = v[take]
+    return out
+
+
 def plot_window_free_energy(res, path) -> Path:
-    """``F - F_ref`` of every branch, ``F_ref`` the lowest stable fully symmetric branch."""
+    """``F - F_sym`` of every branch (:func:`symmetric_reference`), interpolated along each branch."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    stable = res.stable_branches()
-    refs = [b for b in stable if b.label == "uniform"] or stable
-    ref = min(refs, key=lambda b: b.alpha_min)
-    for b in res.branches:
-        sel = (b.alpha >= ref.alpha_min) & (b.alpha <= ref.alpha_max)
-        if not np.any(sel):
-            continue
-        order = np.argsort(b.alpha[sel])
-        a = b.alpha[sel][order]
-        dF = b.F[sel][order] - _F_interp(ref, a)
-        ax.plot(a, dF, color=COLORS.get(b.label, "k"), lw=2 if b.stable else 0.9, ls="-" if b.stable else "--")
-    _mark_phases(ax, res)
-    ax.axhline(0, color="k", lw=0.5)
-    sp = [a for p in res.phases for a in (p.alpha_spinodal_low, p.alpha_spinodal_high, p.alpha) if a is not None]
+    fig, ax = plt.subplots(figsize=(6.6, 4.8))
+    chain = symmetric_reference(res)
+    lab = _Labeller()
+    drawn = _draw_branches(ax, res, lambda b: b.F - _F_sym(chain, b.alpha))
+    _mark_phases(ax, res, lab)
+    ax.axhline(0, color="0.6", lw=0.6, zorder=0)
+    first = [p for p in res.phases if p.kind == "first-order"]
+    sp = [a for p in first for a in (p.alpha_spinodal_low, p.alpha_spinodal_high, p.alpha) if a is not None]
     if sp:
         w = max(max(sp) - min(sp), 0.05 * max(sp))
-        ax.set_xlim(min(sp) - 0.4 * w, max(sp) + 0.4 * w)
-    ax.set(xlabel=r"$\alpha$", ylabel=r"$F - F_{\rm uniform}$ (per $V^2$)",
-           title="free energy of the branches (interpolated along each branch)")
+        ax.set_xlim(max(res.alpha_range[0], min(sp) - 0.4 * w), min(res.alpha_range[1], max(sp) + 0.4 * w))
+    autoscale_y(ax)
+    _role_legend(ax, drawn)
+    ax.set(xlabel=r"$\alpha = PT/(\kappa V^2)$", ylabel=r"$F - F_{\rm sym}$ (per $V^2$)")
+    set_titles(ax, r"free energy of the branches ($F_{\rm sym}$: the symmetric state)", res.model)
+    legend(ax, loc="best", fontsize=6.5)
     return save_figure(fig, path)
 
 
@@ -118,8 +178,8 @@ def save_window_csv(res, path) -> Path:
     return write_csv(rows, path, CSV_COLUMNS)
 
 
-def save_window_figures(res, folder, stem=None) -> list:
+def save_window_figures(res, folder, stem=None, fmt: str = "png") -> list:
+    """Write ``<stem>_branches.<fmt>`` and ``<stem>_free_energy.<fmt>``."""
     stem = stem or res.model.key
-    folder = Path(folder)
-    return [plot_window_branches(res, folder / f"{stem}_branches.png"),
-            plot_window_free_energy(res, folder / f"{stem}_free_energy.png")]
+    return [plot_window_branches(res, figure_path(folder, stem, "branches", fmt)),
+            plot_window_free_energy(res, figure_path(folder, stem, "free_energy", fmt))]

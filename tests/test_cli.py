@@ -5,6 +5,12 @@ import pytest
 import copyhead
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """Commands write their files (default ``copyhead-output/<command>``) into a temporary folder."""
+    monkeypatch.chdir(tmp_path)
+
+
 def test_solve_json_keys(capsys):
     rc = copyhead.main(["solve", "--attention", "softmax", "--prior", "qk", "--T", "8", "--nu", "0.5",
                         "--sigma2", "0.1", "--kappa", "1", "--json"])

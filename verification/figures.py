@@ -48,17 +48,12 @@ def style():
 
 
 def save(fig, path):
-    """Save ``fig`` to ``path`` (format from the suffix), atomically, and close it."""
-    import matplotlib.pyplot as plt
+    """Save ``fig`` to ``path`` (format from the suffix), atomically, and close it: the one figure
+    writer :func:`copyhead.numerics.plotting.save_figure`, under this module's style."""
+    from copyhead.numerics.plotting import save_figure
 
-    from copyhead.io import atomic_path
-
-    if fig.get_layout_engine() is None:
-        fig.tight_layout()
-    with style(), atomic_path(path) as tmp:
-        fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], dpi=RC["savefig.dpi"])
-    plt.close(fig)
-    return path
+    with style():
+        return save_figure(fig, path, dpi=RC["savefig.dpi"])
 
 
 def _num(v) -> str:

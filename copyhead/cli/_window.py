@@ -1,17 +1,20 @@
 """The window-copier paths of ``copyhead solve`` and ``copyhead phase-diagram`` (``--heads``/``--parents``
 other than 1; not a command of its own: :mod:`copyhead.cli.solve` and :mod:`copyhead.cli.phase_diagram`
-dispatch here)."""
+dispatch here). Same files as the single head: JSON with provenance, CSV, NetCDF dataset, figures."""
 from __future__ import annotations
 
-import json
 import time
 
 from .common import ProgressBar, model_from_args, outdir
 
 
-def run_solve(args, default_outdir: str, window=None) -> int:
-    """``copyhead solve --heads H --parents K``: table (or ``--json``), figures, CSV and JSON per attention."""
+def run_solve(args, window=None) -> int:
+    """``copyhead solve --heads H --parents K``: table (or ``--json``), figures, CSV, JSON and NetCDF
+    per attention."""
     from copyhead.theory.model import ParameterError
+
+    from ._outputs import print_json, write_outputs
+    from .common import silent
 
     attentions = [args.attention] if args.attention else ["softmax", "linear"]
     models = [model_from_args(args, attention=a) for a in attentions]  # validate before computing
@@ -21,64 +24,52 @@ def run_solve(args, default_outdir: str, window=None) -> int:
         if m.attention == "linear" and m.prior == "gaussian" and m.heads > 1:
             raise ParameterError("prior", m.prior, "linear attention with the gaussian prior has a continuous O(H) "
                                  "head-rotation symmetry (not supported); use --prior qk or --attention softmax")
-    write_files = args.outdir is not None or args.attention is None
-    folder = outdir(args.outdir or default_outdir) if write_files else None
-    from copyhead.io import provenance, write_json
+    folder = outdir(args.outdir)
+    from copyhead.io import provenance
+    from copyhead.numerics.datasets import window_solve_dataset
     from copyhead.numerics.window_plotting import save_window_csv, save_window_figures
     from copyhead.numerics.window_solve import format_window_table, solve_window
 
-    out, walls = {}, {}
+    out, docs = {}, {}
     for model in models:
         t0 = time.perf_counter()
         res = solve_window(model, alpha_range=window)
-        walls[model.attention] = time.perf_counter() - t0
+        wall = time.perf_counter() - t0
         out[model.attention] = res
-        if not args.json:
+        docs[model.attention] = {**res.to_dict(), "provenance": provenance(wall_s=wall)}
+        if not silent(args):
             print(format_window_table(res))
-            print(f"  solved in {walls[model.attention]:.3f} s\n")
-    if folder is not None:
-        for att, res in out.items():
-            paths = [] if args.no_plots else save_window_figures(res, folder)
-            paths.append(save_window_csv(res, folder / f"{res.model.key}_branches.csv"))
-            paths.append(write_json(res.to_dict(), folder / f"{res.model.key}.json",
-                                    provenance=provenance(wall_s=walls[att])))
-            if not args.json:
-                print(f"[{att}] wrote " + ", ".join(str(p) for p in paths))
+            print(f"  solved in {wall:.3f} s\n")
+    for att, res in out.items():
+        paths = write_outputs(res, folder, args, docs[att], window_solve_dataset, save_window_figures, save_window_csv)
+        if not silent(args):
+            print(f"[{att}] wrote " + ", ".join(str(p) for p in paths))
     if args.json:
-        if len(out) == 1:
-            print(json.dumps(next(iter(out.values())).to_dict()))
-        else:
-            print(json.dumps({att: r.to_dict() for att, r in out.items()}))
+        print_json(docs)
     return 0
 
 
 def run_phase_diagram(args, name: str, lo: float, hi: float) -> int:
     """``copyhead phase-diagram --heads H --parents K --vary PARAM LO HI``: the transition into the
     specialised (copying) phase along one parameter and the tricritical point."""
-    from copyhead.io import provenance, write_json
     from copyhead.numerics.window_phase_diagram import plot_window_phase_diagram, window_phase_lines
+
+    from ._outputs import print_rows, write_phase_outputs
+    from .common import silent
 
     model = model_from_args(args)
     folder = outdir(args.outdir)
     t0 = time.perf_counter()
     pd = window_phase_lines(model, name, lo, hi, n=args.n, spacing=getattr(args, "spacing", None),
-                            progress=None if args.json else ProgressBar("phase lines"))
+                            progress=ProgressBar("phase lines", quiet=silent(args)))
     wall = time.perf_counter() - t0
-    stem = f"phase_{model.key}_{name}"
-    j = write_json(pd.to_dict(), folder / f"{stem}.json", provenance=provenance(wall_s=wall))
-    png = plot_window_phase_diagram(pd, folder / f"{stem}.png")
+    paths, prov = write_phase_outputs(pd, folder, f"phase_{model.key}_{name}", args, wall, plot_window_phase_diagram)
     if args.json:
-        print(json.dumps({"rows": pd.rows, "special": pd.special}))
+        from copyhead.io import to_json_text
+
+        print(to_json_text({"rows": pd.rows, "special": pd.special, "provenance": prov}, indent=None))
         return 0
-    print(f"{name:>10s}  {'transition':13s} {'to':12s} {'alpha_c':>11s} {'sp_low':>11s} {'sp_high':>11s}")
-    f = lambda v: f"{v:11.5f}" if isinstance(v, float) else f"{'-':>11s}"  # noqa: E731
-    for r in pd.rows:
-        if r.get("error"):
-            print(f"{r['value']:10.5g}  FAILED: {r['error']}")
-            continue
-        print(f"{r['value']:10.5g}  {r['transition']:13s} {str(r.get('to')):12s} {f(r['alpha_c'])} "
-              f"{f(r['alpha_spinodal_low'])} {f(r['alpha_spinodal_high'])}")
-    for k, v in pd.special.items():
-        print(f"{k}: " + ", ".join(f"{a}={b:.8g}" if isinstance(b, float) else f"{a}={b}" for a, b in v.items()))
-    print(f"wrote {j}, {png}  ({wall:.1f} s)")
+    if not silent(args):
+        print_rows(pd, name, window=True)
+        print("wrote " + ", ".join(str(p) for p in paths) + f"  ({wall:.1f} s)")
     return 0

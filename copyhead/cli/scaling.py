@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from .common import ProgressBar, add_model_args, floats, model_from_args, outdir
+from .common import ProgressBar, add_model_args, add_output_args, floats, model_from_args, outdir, silent
 
 NAME = "scaling"
 HELP = "critical amount of data vs sequence length: alpha_c(T), spinodals and the derived large-T law"
@@ -17,8 +17,8 @@ def add_arguments(p):
     g.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), default=None,
                    help="log-spaced integer sequence lengths from LO to HI (with --n; default 4 1e6)")
     p.add_argument("--n", type=int, default=16, help="number of log-spaced values for --range")
-    p.add_argument("--outdir", default="copyhead-output", help="folder for the JSON, CSV and figure")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON document")
+    add_output_args(p, NAME)
+    p.add_argument("--json", action="store_true", help="print the rows and the law as one JSON document")
 
 
 def _values(args):
@@ -36,27 +36,29 @@ def run(args) -> int:
     model = model_from_args(args)
     Ts = _values(args)  # validates before computing
     if args.range is not None or args.values is None:
-        if len(Ts) < args.n:
+        if len(Ts) < args.n and not silent(args):
             print(f"note: {args.n} values requested, {len(Ts)} distinct integers in the range", flush=True)
     if model.V is not None:
         raise ParameterError("V", model.V, "the scaling study works at V = inf")
     folder = outdir(args.outdir)
     from copyhead.io import provenance, to_json_text, write_csv, write_json
-    from copyhead.numerics.scaling import ROW_KEYS, plot_scaling, scaling_in_T
+    from copyhead.numerics.datasets import scaling_dataset, write_dataset
+    from copyhead.numerics.scaling import csv_columns, plot_scaling, scaling_in_T
 
     t0 = time.perf_counter()
-    study = scaling_in_T(model, Ts, progress=None if args.json else ProgressBar("scaling in T"))
+    study = scaling_in_T(model, Ts, progress=ProgressBar("scaling in T", quiet=silent(args)))
     wall = time.perf_counter() - t0
     stem = f"scaling_{model.key}_T"
-    d = study.to_dict()
-    j = write_json(d, folder / f"{stem}.json", provenance=provenance(wall_s=wall))
-    cols = list(ROW_KEYS) + ["PcT_over_V2", "converged", "max_residual"] + sorted(
-        {k for r in study.rows for k in r if k.startswith(("law_", "rel_err_"))}) + ["error"]
-    c = write_csv(study.rows, folder / f"{stem}.csv", cols)
-    png = plot_scaling(study, folder / f"{stem}.png")
+    prov = provenance(wall_s=wall)
+    j = write_json(study.to_dict(), folder / f"{stem}.json", provenance=prov)
+    c = write_csv(study.rows, folder / f"{stem}.csv", csv_columns(study.rows))
+    nc = write_dataset(scaling_dataset(study), folder / f"{stem}.nc", provenance=prov)
+    fig = plot_scaling(study, folder / f"{stem}.{args.format}")
     bad = [r for r in study.rows if r.get("error") or not r.get("converged", False)]
     if args.json:
-        print(to_json_text({"rows": study.rows, "law": study.law}, indent=None))
+        print(to_json_text({"rows": study.rows, "law": study.law, "provenance": prov}, indent=None))
+        return 1 if bad else 0
+    if silent(args):
         return 1 if bad else 0
     law = study.law
     main = "first_correction" if "first_correction" in law else "exact"
@@ -82,5 +84,5 @@ def run(args) -> int:
     print("  relative error shrinks with T (T >= %d): " % law["error_shrinks_for_T_at_least"]
           + ", ".join(f"{k} {v if isinstance(v, str) else ('yes' if v else ('no' if v is False else '-'))}"
                      for k, v in law["error_shrinks"].items()))
-    print(f"wrote {j}, {c}, {png}  ({wall:.1f} s)")
+    print(f"wrote {j}, {c}, {nc}, {fig}  ({wall:.1f} s)")
     return 1 if bad else 0

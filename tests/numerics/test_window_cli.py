@@ -7,6 +7,12 @@ import pytest
 from copyhead.cli import main
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """Commands write their files (default ``copyhead-output/<command>``) into a temporary folder."""
+    monkeypatch.chdir(tmp_path)
+
+
 def test_window_solve_json(capsys, tmp_path):
     rc = main(["solve", "--heads", "2", "--parents", "2", "--attention", "softmax", "--json",
                "--outdir", str(tmp_path), "--no-plots"])
