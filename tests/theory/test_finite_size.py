@@ -18,7 +18,6 @@ Coefficients are fitted by least squares on one half of the data sets and applie
 half (and vice versa: cross-fitting), so they are independent of the samples they adjust and the
 mean is exactly E[y_V]. This cuts the sd by 5-10x.
 """
-import time
 
 import numpy as np
 import pytest
@@ -92,10 +91,7 @@ def estimate(maps, V, n_sets, seed, alpha0=ALPHA, sigma2=SIGMA2, kappa=KAPPA, us
 @pytest.fixture(scope="module")
 def estimates():
     maps = fixed_attention_maps()
-    t0 = time.perf_counter()
-    est = {V: estimate(maps, V, N_SETS, seed=1000 + V) for V in (32, 64)}
-    est["seconds"] = time.perf_counter() - t0
-    return est
+    return {V: estimate(maps, V, N_SETS, seed=1000 + V) for V in (32, 64)}
 
 
 def test_e1_matches_exact_evidence_with_O_1_over_V_residual(estimates):
@@ -130,10 +126,6 @@ def test_e1_is_needed(estimates):
         y32, se32, e1_32, _ = estimates[32][name]
         assert abs(y32) > 50.0 * se32, (name, y32, se32)  # observed: > 100 sigma
         assert abs(y32 - e1_32) < 0.1 * abs(y32), (name, y32, e1_32)  # e1 removes > 90% of it
-
-
-def test_estimates_fast_enough(estimates):
-    assert estimates["seconds"] < 25.0
 
 
 def test_control_variates_have_exact_zero_mean():
