@@ -148,7 +148,7 @@ class Golden:
                               method="bounded", options={"xatol": 1e-12})
         return sign * out.fun, float(out.x)
 
-    def window(self, lo=15.0, hi=45.0, n=301):
+    def window(self, lo=15.0, hi=45.0, n=61):
         """``(alpha_low, alpha_high)``: where F_V has two minima (scan in alpha, then the fold roots)."""
         alphas = np.linspace(lo, hi, n)
         two = np.array([len(self.minima(a)) == 2 for a in alphas])
