@@ -15,9 +15,9 @@ branch, and each chain's <m> agrees with the minimum of F - e1/V on its branch.
 
 Tolerance of <m>: 4 MCSE (ArviZ ESS; false-failure probability < 1e-4 per comparison) plus a
 systematic 0.02 for what F - e1/V leaves out: the O(1/V^2) Gaussian-fluctuation (one-loop) shift
-of <m> inside a basin, larger near a spinodal where the basin is soft; measured 0.0134 / 0.0084 on
-the copy branch at alpha = 25, V = 16 / 24, and 0.0022 on the disordered branch
-(verification/RESULTS.md).
+of <m> inside a basin, larger near a spinodal where the basin is soft. verification/RESULTS.md:
+copy-branch deviations -0.0134 / -0.0096 at alpha = 25 / 26 for V = 16 (shrinking like V^-2.3..2.8
+to V = 24), at most 0.0009 on the disordered branch.
 
 The fixed start of ``copyhead verify --copy-start fixed`` (``s0 = log V + 3``, m ~ 0.98, the softmax
 saturated) is tested separately and is a known failure (see its docstring).
