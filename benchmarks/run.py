@@ -1,8 +1,10 @@
 """copyhead benchmarks: each figure is a ratio or a time measured in this one run.
 
-Usage:  python benchmarks/run.py [--only kernels,solve,phase,evidence,hmc] [--markdown]
+Usage:  python benchmarks/run.py [--only kernels,solve,phase,evidence,hmc] [--markdown] [--json PATH]
 
-Not part of the test run. Results are recorded in benchmarks/RESULTS.md with the machine.
+Not part of the test run. ``--json results/benchmarks_NAME.json`` writes the rows (format
+``copyhead.benchmarks/1``, with provenance); ``copyhead report`` renders the tables of
+benchmarks/RESULTS.md from those files (the table between the markers naming the file).
 """
 from __future__ import annotations
 
@@ -95,13 +97,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="kernels,solve,evidence,hmc")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table at the end")
+    ap.add_argument("--json", metavar="PATH", default=None,
+                    help="write the rows as JSON (results/benchmarks_NAME.json, rendered by `copyhead report`)")
     args = ap.parse_args(argv)
     import numba
     import torch
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
-          f"numpy {np.__version__}, numba {numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads), "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    machine = (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, python "
+               f"{platform.python_version()}, numpy {np.__version__}, numba {numba.__version__} "
+               f"({numba.config.NUMBA_NUM_THREADS} threads), torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    print(machine)
+    t_start, load_before = time.perf_counter(), os.getloadavg()
     only = set(args.only.split(","))
     if "kernels" in only:
         bench_kernels()
@@ -121,6 +127,14 @@ def main(argv=None):
         print("\n| benchmark | value | unit | target | note |\n|---|---|---|---|---|")
         for r in ROWS:
             print(f"| {r[0]} | {r[1]:.4g} | {r[2]} | {r[3]} | {r[4]} |")
+    if args.json:
+        from copyhead.io import provenance, write_json
+
+        doc = {"format": "copyhead.benchmarks/1", "command": "python benchmarks/run.py " + " ".join(argv or sys.argv[1:]),
+               "machine": machine, "load_average_before_after": f"{load_before} / {os.getloadavg()}",
+               "rows": [{"name": r[0], "value": float(r[1]), "unit": r[2], "target": r[3], "note": r[4]} for r in ROWS]}
+        write_json(doc, args.json, provenance=provenance(wall_s=time.perf_counter() - t_start))
+        print(f"wrote {args.json}")
     return 0
 
 

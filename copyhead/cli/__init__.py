@@ -21,6 +21,7 @@ COMMANDS = (
     "induction",
     "icl_regression",
     "sweep",
+    "report",
 )
 """Command modules of :mod:`copyhead.cli`, in the order ``--help`` lists them."""
 

@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 import sympy as sp
+from agreement import check_agreement
 
 from copyhead.theory.energy import energy_gradient_numeric, energy_numeric
 from copyhead.theory.symbolic.energy import derive_energy_limit, energy_limit, energy_limit_map
+from copyhead.theory.finite_size import e1
 from copyhead.theory.evidence import data_counts, log_evidence, readout_posterior, sample_tokens, design_matrix, targets
 from copyhead.theory.order_parameters import copy_weight, self_overlap, shift_matrix, softmax_rows, training_error
 from copyhead.theory.symbolic.symbols import alpha, g, m, r, sigma2
@@ -44,6 +46,14 @@ def _mean_scaled_gap(A, V, alpha_, sigma2_, kappa, n_data, rng):
 
 
 def test_energy_limit_against_exact_evidence_at_growing_V():
+    """(log p + const)/V^2 - e(m, r) = e1(A)/V + O(1/V^2): it halves with each doubling of V and equals
+    the O(V) term e1 (the THEORY.md §3 checkpoint, tested against the exact evidence in
+    tests/theory/test_finite_size.py) over V.
+
+    Tolerance at V = 32, 64: 4 standard errors of the data average (6 data sets) plus 1/V^2 for the
+    O(1/V^2) remainder, whose coefficient V^2 |gap - e1/V| was measured 0.27, 0.17, 0.33, 0.13 at
+    V = 8, 16, 32, 64 (the former bound, gap < 0.05 at V = 64, was ten times the measured 0.0051).
+    """
     rng = np.random.default_rng(11)
     T = 4
     A = softmax_rows(2.0 * shift_matrix(T) + 0.5 * rng.standard_normal((T, T)))
@@ -51,8 +61,11 @@ def test_energy_limit_against_exact_evidence_at_growing_V():
     for V in (8, 16, 32, 64):
         mean, err = _mean_scaled_gap(A, V, alpha_=3.0, sigma2_=0.5, kappa=1.0, n_data=6, rng=rng)
         gaps.append(abs(mean))
-    # the gap is O(1/V): each doubling of V roughly halves it, and it is small at V = 64
-    assert gaps[-1] < 0.05
+        if V >= 32:
+            a_eff = round(3.0 * V * V / T) * T / (V * V)
+            check_agreement(e1(A, a_eff, 0.5, 1.0) / V, mean, atol=1.0 / V**2, stderr=err,
+                            what=f"(log p + const)/V^2 - e vs e1/V at V={V}")
+    # the gap is O(1/V): each doubling of V roughly halves it
     assert gaps[3] < 0.7 * gaps[1] and gaps[2] < 0.7 * gaps[0]
     assert gaps[3] * 64 == pytest.approx(gaps[2] * 32, rel=0.35)  # V * gap -> e1 (a constant)
 

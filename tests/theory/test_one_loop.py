@@ -96,18 +96,25 @@ def test_one_loop_against_brute_force_T2():
     no = one_loop_linear(M, alpha, V, with_e1=False, loop=False, n_grid=321, m_max=2.2)
     rad = one_loop_linear(M, alpha, V, with_e1=False, transverse="radial", n_grid=321, m_max=2.2)
     err_ol, err_no = abs(ol["m_abs_mean"] - m_bf), abs(no["m_abs_mean"] - m_bf)
-    assert err_ol < 0.3 * err_no
-    assert err_ol < 2e-3
-    assert rad["m_abs_mean"] == pytest.approx(m_bf, abs=1e-3)
-    assert rad["r_mean"] == pytest.approx(r_bf, abs=1e-3)
+    # measured: err_ol 2.6e-5, err_no 0.023, radial - brute force 5.1e-5 (<|m|>) and 7.5e-7 (<r>): the
+    # quadrature's own error is ~5e-5, so 2e-4 (4x) is what the exact radial form must meet, and the
+    # loop must be at that level too (the former bounds, 2e-3 and 1e-3, were 20-80x the measured errors)
+    assert err_ol < 0.03 * err_no
+    assert err_ol < 2e-4
+    assert rad["m_abs_mean"] == pytest.approx(m_bf, abs=2e-4)
+    assert rad["r_mean"] == pytest.approx(r_bf, abs=2e-4)
     assert ol["r_mean"] == pytest.approx(r_bf, abs=0.01)
 
 
 def test_qk_prefactor_scalar_case():
-    """T = 1: p(s) = int dx x^{(N-3)/2} exp(-N(x + s^2/x)/2) exactly; Laplace gives f(s) exp(-N j(s))."""
-    N = 60
+    """T = 1: p(s) = int dx x^{(N-3)/2} exp(-N(x + s^2/x)/2) exactly; Laplace gives f(s) exp(-N j(s)).
 
-    def log_p(s):
+    The remainder is O(1/N): N |exact - approx| is an O(1) coefficient (measured 0.30, 0.73, 0.86 at
+    N = 60 for s = 0.3, 0.8, 1.5) and it quarters from N = 60 to 240 (ratio 4 +- 0.6: the O(1/N^2)
+    part). The former bound |exact - approx| < 0.02 at N = 60 did not test the order.
+    """
+
+    def log_p(s, N):
         # integrand peaked at x ~ a(s); integrate in log-space around it
         a = 0.5 * (1 + np.sqrt(1 + 4 * s * s))
         lg = lambda x: (N - 3) / 2 * np.log(x) - N * (x + s * s / x) / 2
@@ -115,9 +122,14 @@ def test_qk_prefactor_scalar_case():
         val, _ = quad(lambda x: np.exp(lg(x) - c), 1e-6, 8 * a, points=[a], limit=200)
         return np.log(val) + c
 
-    for s in [0.3, 0.8, 1.5]:
-        exact = log_p(s) - log_p(0.0)
+    def remainder(s, N):
+        exact = log_p(s, N) - log_p(0.0, N)
         approx = -N * float(rate_qk(s)) + qk_log_prefactor(np.array([[s]])) - qk_log_prefactor(np.zeros((1, 1)))
-        lead = -N * float(rate_qk(s))
-        assert abs(exact - approx) < 0.02  # O(1/N)
-        assert abs(exact - lead) > 5 * abs(exact - approx)  # the prefactor is the O(1) term
+        return exact - approx, exact + N * float(rate_qk(s))
+
+    for s in [0.3, 0.8, 1.5]:
+        r60, lead60 = remainder(s, 60)
+        r240, _ = remainder(s, 240)
+        assert abs(r60) * 60 < 1.0, (s, r60)
+        assert 3.4 < r60 / r240 < 4.6, (s, r60, r240)
+        assert abs(lead60) > 5 * abs(r60)  # the prefactor is the O(1) term

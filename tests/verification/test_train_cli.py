@@ -33,15 +33,18 @@ def test_finite_V_linear_theory_has_a_uniform_component():
 
 
 def test_train_command_lands_on_the_map_branch(tmp_path, capsys):
-    """Adam at V = 8, T = 4 from a copy init: final m within 0.01 of the MAP theory with e1_MAP/V
-    (deterministic optimisation, so the tolerance covers only the O(1/V^2) remainder: 1/V^2 = 0.016)."""
+    """Adam at V = 8, T = 4 from a copy init: final m within 0.01 of the MAP theory with e1_MAP/V.
+
+    Deterministic optimisation: the tolerance covers the data-set fluctuation of the MAP point and the
+    O(1/V^2) remainder; measured deviations -0.0018, +0.0017, -0.0033 for data seeds 0, 1, 2
+    (sd 0.0026), so 0.01 is ~4 sd (the former 1/V^2 = 0.016 was ~9x the measured gap)."""
     rc = copyhead.main(["train", "--V", "8", "--T", "4", "--alphas", "20", "--inits", "copy", "--steps", "600",
                         "--outdir", str(tmp_path), "--json"])
     assert rc == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["grad_norm"] < 1e-2
     assert row["theory_branch"] == "copy"
-    check_agreement(row["theory_m_corrected"], row["m_final"], atol=1.0 / 8**2, what="Adam final m vs MAP theory")
+    check_agreement(row["theory_m_corrected"], row["m_final"], atol=0.01, what="Adam final m vs MAP theory")
     assert any(p.suffix == ".png" for p in tmp_path.iterdir())
 
 
