@@ -17,6 +17,7 @@ from .common import CliParser
 COMMANDS = (
     "solve", "phase_diagram", "check_ansatz", "codegen", "derive",
     "verify", "switching", "train", "langevin",
+    "landscape",
 )
 """Command modules of :mod:`copyhead.cli`, in the order ``--help`` lists them."""
 

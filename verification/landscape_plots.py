@@ -1,0 +1,87 @@
+"""Figures of the umbrella-sampling landscape (``copyhead landscape``) and of the alpha_c(V) study."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_landscape(result: dict, path) -> str:
+    """Left: ``F_V(m) = -ln p(m)`` (kT) of the Monte Carlo (mean over runs, band = 2 standard errors)
+    with the theory's saddle-point (``F - e1/V``) and one-loop landscapes, all normalised densities.
+    Right: the biased window histograms (overlap check)."""
+    plt = _plt()
+    prof, th = result["profile"], result.get("theory") or {}
+    m, F, dF = (np.asarray(prof[k], float) for k in ("m", "F", "F_err"))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.6, 1]})
+    ok = np.isfinite(F)
+    ax.plot(m[ok], F[ok], "k-", lw=1.6, label="HMC umbrella + MBAR")
+    band = ok & np.isfinite(dF)
+    ax.fill_between(m[band], (F - 2 * dF)[band], (F + 2 * dF)[band], color="0.6", alpha=0.5, lw=0)
+    if th:
+        tm = np.asarray(th["m"], float)
+        ax.plot(tm, th["F_saddle"], "--", color="tab:purple", label=r"saddle point $V^2(F - e_1/V)$")
+        ax.plot(tm, th["F_one_loop"], ":", color="tab:red", lw=2, label="one loop (constrained Laplace)")
+    top = np.nanmax(F[ok]) if ok.any() else 10.0
+    ax.set_ylim(np.nanmin(F[ok]) - 1.0, top + 4.0)
+    ax.set_xlim(m[ok].min() - 0.02, m[ok].max() + 0.02)
+    ax.axvline(result["split"], color="0.4", lw=0.8, ls="-.")
+    txt = (f"ln Z_copy - ln Z_uniform = {result['log_odds']:+.2f} ± {result['log_odds_err']:.2f}"
+           + (f"\n(data-set sd {result['data_sd']:.2f})" if result.get("data_sd") is not None else "")
+           + (f"\none loop: {th['log_odds_one_loop']:+.2f} (integral), {th['log_odds_laplace']:+.2f} (Laplace)"
+              if th.get("log_odds_one_loop") is not None else ""))
+    ax.text(0.02, 0.97, txt, transform=ax.transAxes, va="top", fontsize=8)
+    ax.set(xlabel="copy weight m", ylabel=r"$F_V(m) = -\ln p(m)$  [kT]",
+           title=f"softmax, V={result['V']}, alpha={result['alpha']:g} "
+                 f"({len(result['datasets'])} data set(s) x {result['options']['replicas']} runs)")
+    ax.legend(fontsize=8, loc="lower left")
+    hist = result.get("window_histograms")
+    if hist:
+        e = np.asarray(hist["edges"])
+        c = 0.5 * (e[1:] + e[:-1])
+        for h in hist["counts"]:
+            ax2.plot(c, h, lw=0.8)
+        ax2.set(xlabel="m", ylabel="samples (all runs)", title=f"{len(hist['counts'])} biased windows")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return str(path)
+
+
+def plot_alpha_c(table: list, fits: dict, path) -> str:
+    """``alpha_c(V)`` from equal basin weights vs ``1/V``: Monte Carlo (per data set and mean),
+    one-loop and ``F - e1/V`` predictions, fits ``alpha_inf + a/V + b/V^2``."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    x = np.array([1.0 / r["V"] for r in table])
+    for r in table:
+        xs = np.full(len(r["alpha_c_by_data"]), 1.0 / r["V"])
+        ax.plot(xs, r["alpha_c_by_data"], ".", color="0.6", ms=4)
+    ax.errorbar(x, [r["alpha_c"] for r in table], yerr=[r["alpha_c_err"] for r in table], fmt="ko", ms=5,
+                capsize=3, label="HMC umbrella + MBAR (mean over data sets)")
+    ax.plot(x, [r["alpha_c_one_loop"] for r in table], "s", mfc="none", color="tab:red", label="one loop (Laplace)")
+    ax.plot(x, [r["alpha_c_saddle"] for r in table], "^", mfc="none", color="tab:purple", label="equal minima of F - e1/V")
+    if table and table[0].get("alpha_c_switching") is not None:
+        r8 = [r for r in table if r.get("alpha_c_switching") is not None]
+        ax.errorbar([1.0 / r["V"] for r in r8], [r["alpha_c_switching"] for r in r8],
+                    yerr=[r["alpha_c_switching_err"] for r in r8], fmt="D", color="tab:green", mfc="none",
+                    label="direct switching (V=8)")
+    xx = np.linspace(0.0, 1.1 * x.max(), 200)
+    for key, style in (("free", "k-"), ("fixed", "k--")):
+        f = fits.get(key)
+        if f:
+            ax.plot(xx, f["alpha_inf"] + f["a"] * xx + f["b"] * xx * xx, style, lw=0.9,
+                    label=rf"fit ({key} $\alpha_c(\infty)$ = {f['alpha_inf']:.2f})")
+    ax.set(xlabel="1/V", ylabel=r"$\alpha_c(V)$", title="finite-size coexistence (equal basin weights)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return str(path)
