@@ -126,7 +126,7 @@ class UmbrellaMBAR:
     def log_odds_analytic_err(self, split: float) -> float:
         """MBAR's analytic standard error of :meth:`log_odds` (``compute_expectations`` of the
         indicator, then the delta method ``d logit p = dp / (p (1 - p))``)."""
-        with _quiet(), np.errstate(divide="ignore"):
+        with _quiet(), np.errstate(divide="ignore", invalid="ignore"):
             out = self.mbar.compute_expectations((self.xi > split).astype(float), compute_uncertainty=True)
         p, dp = float(out["mu"][-1]), float(out["sigma"][-1])
         if not 0.0 < p < 1.0:

@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from copyhead.theory.model import ParameterError
+
 from .free_energy import bin_edges, combine_runs, split_at_barrier, umbrella_mbar
 
 __all__ = ["analyse_umbrella"]
@@ -39,7 +41,7 @@ def _profile_stats(profiles):
     return mean, se
 
 
-def analyse_umbrella(run: dict, plan, *, n_bins: int = 80, basins=None, split=None) -> dict:
+def analyse_umbrella(run: dict, plan, *, n_bins: int = 80, basins=None, split=None, fallback_split=None) -> dict:
     """Profile and log-odds from the traces of :func:`verification.landscape.run_umbrella`.
 
     Parameters
@@ -50,6 +52,8 @@ def analyse_umbrella(run: dict, plan, *, n_bins: int = 80, basins=None, split=No
     basins : ``(m_dis, m_copy)`` positions inside the two basins (e.g. theory minima) that guide
         the barrier search (:func:`verification.free_energy.split_at_barrier`); optional
     split : fixed split ``m*`` instead of the barrier top
+    fallback_split : split used where the measured profile shows no barrier (e.g. the theory's
+        barrier top); without it such a data set raises :class:`ParameterError`
 
     Returns
     -------
@@ -73,11 +77,14 @@ def analyse_umbrella(run: dict, plan, *, n_bins: int = 80, basins=None, split=No
         Fm, Fe = _profile_stats(prof_r)
         top = split_at_barrier(mids, Fm, lo_b, hi_b)
         if split is not None:
-            s = float(split)
+            s, source = float(split), "given"
         elif top is not None:
-            s = top[0]
+            s, source = top[0], "profile"
+        elif fallback_split is not None:
+            s, source = float(fallback_split), "theory"
         else:
-            raise ValueError(f"data set {d}: the profile has no barrier between two basins; pass split=")
+            raise ParameterError("split", None, f"data set {d}: the measured profile has no barrier between two basins; "
+                                                f"give the split")
         lo_r = [sol.log_odds(s) for sol in sols]
         all_profiles += prof_r
         mean, err = combine_runs(lo_r)
@@ -86,7 +93,7 @@ def analyse_umbrella(run: dict, plan, *, n_bins: int = 80, basins=None, split=No
         mbar_err = [sol.log_odds_analytic_err(s) for sol in sols]
         out_ds.append({
             "data_seed": run["data"][d]["data_seed"],
-            "split": s,
+            "split": s, "split_source": source,
             "log_odds": mean, "log_odds_err": err,
             "log_odds_runs": lo_r,
             "chain_var": float(np.var(lo_r, ddof=1)) if R > 1 else None,

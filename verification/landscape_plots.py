@@ -25,6 +25,15 @@ def plot_landscape(result: dict, path) -> str:
     ax.plot(m[ok], F[ok], "k-", lw=1.6, label="HMC umbrella + MBAR")
     band = ok & np.isfinite(dF)
     ax.fill_between(m[band], (F - 2 * dF)[band], (F + 2 * dF)[band], color="0.6", alpha=0.5, lw=0)
+    di = result.get("direct")
+    if di:
+        Fd = np.asarray([np.nan if v is None else v for v in di["F"]], float)
+        okd = np.isfinite(Fd)
+        ax.plot(m[okd], Fd[okd], "o", ms=3, mfc="none", color="tab:green",
+                label=f"unbiased HMC histogram (data set {di['data_seed']}, {di['switches']} switches)")
+        F0 = np.asarray([np.nan if v is None else v for v in di["F_data0"]], float)
+        ok0 = np.isfinite(F0)
+        ax.plot(m[ok0], F0[ok0], "-", lw=0.8, color="tab:green", alpha=0.7, label=f"umbrella, data set {di['data_seed']}")
     if th:
         tm = np.asarray(th["m"], float)
         ax.plot(tm, th["F_saddle"], "--", color="tab:purple", label=r"saddle point $V^2(F - e_1/V)$")

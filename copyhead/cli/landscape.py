@@ -35,7 +35,7 @@ DEFAULTS = {
     "windows": None, "m_range": None, "spring": None, "spacing": 1.25,
     "replicas": 4, "iters": 2000, "warmup": 500, "leapfrog": 5, "data_seeds": [0], "seed": 0,
     "bins": 80, "split": None, "theory": True, "theory_points": 240,
-    "direct_chains": 0, "direct_iters": 20000, "device": "cpu",
+    "direct_chains": 0, "direct_iters": 20000, "direct_warmup": 2000, "device": "cpu",
 }
 """Options of :func:`compute` (``None``: chosen from the theory, see :func:`validate`)."""
 
@@ -60,7 +60,8 @@ def validate(options: dict):
         o[name] = int(v)
 
     for name, lo in (("V", 2), ("replicas", 2), ("iters", 50), ("warmup", 0), ("leapfrog", 1), ("bins", 10),
-                     ("theory_points", 20), ("direct_chains", 0), ("direct_iters", 100), ("seed", 0)):
+                     ("theory_points", 20), ("direct_chains", 0), ("direct_iters", 100), ("direct_warmup", 0),
+                     ("seed", 0)):
         integer(name, lo)
     if o["direct_chains"] == 1:
         raise ParameterError("direct_chains", 1, "must be 0 (off) or >= 2")
@@ -89,7 +90,28 @@ def validate(options: dict):
                   objective="posterior", V=o["V"], alpha=o["alpha"])
     plan = plan_windows(model, model.alpha_effective, o["V"], n_windows=o["windows"], m_range=o["m_range"],
                         spring=o["spring"], spacing=o["spacing"])
+    if o["split"] is None and theory_barrier(model) is None:
+        raise ParameterError("split", None, f"the theory landscape F - e1/V has one basin at V={o['V']}, "
+                                            f"alpha={o['alpha']:g}: give the basin split m*")
     return o, model, plan
+
+
+def theory_barrier(model):
+    """``(m_dis, m_top, m_copy)`` of the saddle-point landscape ``F - e1/V`` on the ansatz (None: one basin)."""
+    from copyhead.numerics.finite_size import realised_model
+    from copyhead.theory.one_loop_softmax import _symmetric_F
+    from copyhead.theory.order_parameters import softmax_symmetric_m
+
+    rm = realised_model(model, model.alpha_effective)
+    s = np.linspace(-3.0, 10.0, 13001)
+    F = _symmetric_F(s, rm, rm.alpha, model.V)
+    d = np.diff(F)
+    mins = np.nonzero((d[:-1] < 0) & (d[1:] >= 0))[0] + 1
+    if mins.size < 2:
+        return None
+    i0, i1 = mins[0], mins[-1]
+    ib = i0 + int(np.argmax(F[i0:i1 + 1]))
+    return tuple(float(softmax_symmetric_m(s[i], model.T)) for i in (i0, ib, i1))
 
 
 def theory_curves(model, V: int, n: int, split: float | None) -> dict:
@@ -129,23 +151,20 @@ def compute(options: dict, progress=None) -> dict:
     ``options``: see :data:`DEFAULTS`; ``progress``: optional ``(done, total, info)`` callback.
     """
     from copyhead.io import to_json_text
-    from copyhead.numerics.finite_size import realised_model
-    from copyhead.theory.one_loop_softmax import symmetric_minima
-    from copyhead.theory.order_parameters import softmax_symmetric_m
     from copyhead.verification.landscape import DATA_SEED_DERIVATION, direct_log_odds, run_direct, run_umbrella
     from copyhead.verification.landscape_analysis import analyse_umbrella
 
     t0 = time.perf_counter()
     o, model, plan = validate(options)
     V, a_eff = o["V"], model.alpha_effective
-    rm = realised_model(model, a_eff)
-    basins = [float(softmax_symmetric_m(s, model.T)) for s in symmetric_minima(rm, rm.alpha, V)]
+    tb = theory_barrier(model)
     run = run_umbrella(model, o["alpha"], plan, data_seeds=o["data_seeds"], replicas=o["replicas"], iters=o["iters"],
                        warmup=o["warmup"], seed=o["seed"], n_leapfrog=o["leapfrog"], device=o["device"],
                        progress=progress)
     t_mc = time.perf_counter() - t0
-    guide = (basins[0], basins[-1]) if len(basins) >= 2 else None
-    ana = analyse_umbrella(run, plan, n_bins=o["bins"], basins=guide, split=o["split"])
+    ana = analyse_umbrella(run, plan, n_bins=o["bins"], basins=None if tb is None else (tb[0], tb[2]),
+                           split=o["split"], fallback_split=None if tb is None else tb[1])
+    t_ana = time.perf_counter() - t0 - t_mc
     M = np.asarray(run["m"])
     edges = np.linspace(M.min(), M.max(), 121)
     hist = [np.histogram(M[:, k].ravel(), bins=edges)[0] for k in range(M.shape[1])]
@@ -157,7 +176,8 @@ def compute(options: dict, progress=None) -> dict:
         "split": ana["split"], "units": "F in kT (natural log of the posterior density of m); F_per_V2 = F/V^2",
         "datasets": ana["datasets"],
         "profile": {"m": ana["m"], "F": ana["F"], "F_err": ana["F_err"], "F_per_V2": np.asarray(ana["F"]) / V ** 2},
-        "theory_minima_m": basins,
+        "theory_minima_m": None if tb is None else [tb[0], tb[2]],
+        "theory_barrier_m": None if tb is None else tb[1],
         "window_histograms": {"edges": edges, "counts": hist},
         "diagnostics": {"acceptance_min": float(run["acceptance"].min()), "acceptance_mean": float(run["acceptance"].mean()),
                         "divergences": int(run["divergences"].sum()), "step_size_mean": float(run["step_size"].mean()),
@@ -166,14 +186,19 @@ def compute(options: dict, progress=None) -> dict:
                         "n_grad_evals_per_chain": run["n_grad_evals"]},
         "seeds": {"seed": o["seed"], "torch_seed": run["torch_seed"], "data": run["data"],
                   "data_derivation": DATA_SEED_DERIVATION},
-        "wall_s": {"hmc": run["wall_s"], "mc_total": t_mc},
+        "wall_s": {"hmc": run["wall_s"], "mc_total": t_mc, "analysis": t_ana},
     }
     if o["direct_chains"]:
         d = run_direct(model, o["alpha"], data_seed=o["data_seeds"][0], chains=o["direct_chains"], iters=o["direct_iters"],
-                       seed=o["seed"], n_leapfrog=o["leapfrog"], device=o["device"], progress=progress)
+                       warmup=o["direct_warmup"], seed=o["seed"], n_leapfrog=o["leapfrog"], device=o["device"], progress=progress)
+        e = np.asarray(ana["edges"])
+        mass = np.histogram(d["m"].ravel(), bins=e)[0] / d["m"].size
+        with np.errstate(divide="ignore"):
+            F_direct = -np.log(mass / np.diff(e))
         out["direct"] = {**direct_log_odds(d["m"], out["datasets"][0]["split"]), "data_seed": d["data_seed"],
                          "chains": o["direct_chains"], "iters": o["direct_iters"], "wall_s": d["wall_s"],
-                         "acceptance": d["acceptance"], "torch_seed": d["torch_seed"]}
+                         "acceptance": d["acceptance"], "torch_seed": d["torch_seed"],
+                         "F": F_direct, "F_data0": out["datasets"][0]["F"]}
     if o["theory"]:
         t1 = time.perf_counter()
         out["theory"] = theory_curves(model, V, o["theory_points"], out["split"])
@@ -203,9 +228,11 @@ def add_arguments(p):
     p.add_argument("--bins", type=int, default=DEFAULTS["bins"], help="bins of the profile")
     p.add_argument("--split", type=float, default=None, help="fixed basin split m* (default: the barrier top of the profile)")
     p.add_argument("--no-theory", action="store_true", help="skip the theory landscapes (saves ~5 s)")
+    p.add_argument("--theory-points", type=int, default=DEFAULTS["theory_points"], help="grid points of the theory landscapes")
     p.add_argument("--direct-chains", type=int, default=0,
                    help="also run this many unbiased chains on the first data set (time-fraction log-odds; small V only)")
     p.add_argument("--direct-iters", type=int, default=DEFAULTS["direct_iters"], help="iterations of the unbiased chains")
+    p.add_argument("--direct-warmup", type=int, default=DEFAULTS["direct_warmup"], help="warm-up of the unbiased chains")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
 
 
@@ -232,8 +259,9 @@ def options_from_args(args) -> dict:
             "prior": args.prior, "windows": args.windows, "m_range": rng, "spring": args.spring,
             "spacing": args.spacing, "replicas": args.replicas, "iters": args.iters, "warmup": args.warmup,
             "leapfrog": args.leapfrog, "data_seeds": _int_list("data-seeds", args.data_seeds), "seed": args.seed,
-            "bins": args.bins, "split": args.split, "theory": not args.no_theory,
-            "direct_chains": args.direct_chains, "direct_iters": args.direct_iters, "device": args.device}
+            "bins": args.bins, "split": args.split, "theory": not args.no_theory, "theory_points": args.theory_points,
+            "direct_chains": args.direct_chains, "direct_iters": args.direct_iters, "direct_warmup": args.direct_warmup,
+            "device": args.device}
 
 
 def write_outputs(result: dict, prefix: str, command=None) -> list:
@@ -265,11 +293,11 @@ def summary_lines(r: dict) -> list:
     out = [f"copyhead landscape: softmax V={r['V']} alpha={r['alpha']:g} (alpha_eff {r['alpha_effective']:.4f}, "
            f"N={r['N']}, P={r['P']}); {len(r['windows']['centres'])} windows x {r['options']['replicas']} runs "
            f"x {len(r['datasets'])} data set(s)",
-           f"  {'data':>5s} {'split':>7s} {'log_odds':>9s} {'+-':>6s} {'ansatz-start':>13s} {'prior-start':>12s} "
+           f"  {'data':>5s} {'split':>7s} {'from':>7s} {'log_odds':>9s} {'+-':>6s} {'ansatz-start':>13s} {'prior-start':>12s} "
            f"{'MBAR err':>8s} {'barrier':>8s} {'overlap':>8s}"]
     for d in r["datasets"]:
         st = d["log_odds_starts"]
-        out.append(f"  {d['data_seed']:5d} {d['split']:7.4f} {d['log_odds']:+9.3f} {d['log_odds_err']:6.3f} "
+        out.append(f"  {d['data_seed']:5d} {d['split']:7.4f} {d['split_source']:>7s} {d['log_odds']:+9.3f} {d['log_odds_err']:6.3f} "
                    f"{st.get('ansatz', {}).get('mean', float('nan')):+13.3f} {st.get('prior', {}).get('mean', float('nan')):+12.3f} "
                    f"{d['log_odds_mbar_err']:8.3f} {d['barrier_from_dis'] or float('nan'):8.2f} {d['overlap_min']:8.3f}")
     out.append(f"  log_odds = ln Z_copy - ln Z_uniform = {r['log_odds']:+.3f} +- {r['log_odds_err']:.3f}"
