@@ -33,7 +33,7 @@ OUT = ROOT / "results" / "landscape"
 # The direct measurement this study must agree with (not recomputed here; verification/RESULTS.md)
 SWITCHING_V8 = {"alpha_c": 27.18, "err": 0.05,
                 "command": "copyhead switching --V 8 --alphas 25,26,26.5,27,27.5,28,29 --iters 20000 --chains 4"}
-LINEAR_ALPHAS = "3,4,5,5.5,6,6.25,6.5,6.75,7,7.25,7.5,8,8.5,9,10,12,15"
+LINEAR_ALPHAS = "3,4,5,5.5,6,6.25,6.5,6.6,6.7,6.8,6.9,7,7.1,7.2,7.35,7.5,8,8.5,9,10,12,15"
 
 
 def _floats(text):
@@ -45,8 +45,10 @@ def _ints(text):
 
 
 def cmd_alpha_c(args) -> int:
-    from copyhead.cli.common import ProgressBar
+    from copyhead.cli.common import ProgressBar, set_threads
     from copyhead.cli.landscape import compute, validate, write_outputs
+
+    set_threads(args.threads)  # torch's default (all cores) thrashes on a shared machine
 
     folder = OUT / "alpha_c"
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,11 +85,19 @@ def cmd_linear(args) -> int:
             print(f"{prefix.name}: done before, skipped")
             continue
         cmd = ["copyhead", "verify", "--attention", "linear", "--V", str(V), "--alphas", args.alphas,
-               "--iters", str(args.iters), "--seed", str(args.seed), "--outdir", str(folder)]
+               "--iters", str(args.iters), "--seed", str(args.seed), "--outdir", str(folder), "--threads", "1"]
         print(" ".join(cmd), flush=True)
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True)
+        t0, started = time.perf_counter(), time.time()
+        rc = subprocess.run(cmd).returncode
         wall = time.perf_counter() - t0
+        jpath = Path(f"{prefix}.json")
+        if rc != 0:
+            # copyhead verify (main, 8b0c680) crashes AFTER writing its results, in the linear onset-lag
+            # summary (verification/compare.py: linear_lag uses realised_model without importing it);
+            # accept the run only if it wrote this run's result file
+            if not (jpath.exists() and jpath.stat().st_mtime >= started):
+                raise SystemExit(f"copyhead verify failed (exit {rc}) without writing {jpath}")
+            print(f"warning: copyhead verify exited with {rc} after writing {jpath} (known crash in its lag summary)")
         (folder / f"{prefix.name}.wall.json").write_text(json.dumps({"command": cmd, "wall_s": wall}) + "\n")
         npz = Path(f"{prefix}.npz")
         if npz.exists() and not args.keep_traces:
@@ -115,6 +125,7 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=400)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-theory", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.set_defaults(func=cmd_alpha_c)
     p = sub.add_parser("linear", help="HMC <|m|> vs alpha for linear attention (copyhead verify)")
     p.add_argument("--V", default="8,16,24,32")

@@ -45,12 +45,16 @@ def plot_landscape(result: dict, path) -> str:
     txt = (f"ln Z_copy - ln Z_uniform = {result['log_odds']:+.2f} ± {result['log_odds_err']:.2f}"
            + (f"\n(data-set sd {result['data_sd']:.2f})" if result.get("data_sd") is not None else "")
            + (f"\none loop: {th['log_odds_one_loop']:+.2f} (integral), {th['log_odds_laplace']:+.2f} (Laplace)"
-              if th.get("log_odds_one_loop") is not None else ""))
-    ax.text(0.02, 0.97, txt, transform=ax.transAxes, va="top", fontsize=8)
+              if th.get("log_odds_one_loop") is not None else "")
+           + (f"\nunbiased HMC, data set {result['direct']['data_seed']}: {result['direct']['log_odds']:+.2f} "
+              f"± {result['direct']['log_odds_err']:.2f} (umbrella {result['datasets'][0]['log_odds']:+.2f} "
+              f"± {result['datasets'][0]['log_odds_err']:.2f})" if result.get("direct") else ""))
+    ax.text(0.02, 0.97, txt, transform=ax.transAxes, va="top", fontsize=8,
+            bbox=dict(facecolor="white", alpha=0.85, lw=0))
     ax.set(xlabel="copy weight m", ylabel=r"$F_V(m) = -\ln p(m)$  [kT]",
            title=f"softmax, V={result['V']}, alpha={result['alpha']:g} "
                  f"({len(result['datasets'])} data set(s) x {result['options']['replicas']} runs)")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=7, loc="upper right", framealpha=0.9)
     hist = result.get("window_histograms")
     if hist:
         e = np.asarray(hist["edges"])
@@ -65,31 +69,41 @@ def plot_landscape(result: dict, path) -> str:
 
 
 def plot_alpha_c(table: list, fits: dict, path) -> str:
-    """``alpha_c(V)`` from equal basin weights vs ``1/V``: Monte Carlo (per data set and mean),
-    one-loop and ``F - e1/V`` predictions, fits ``alpha_inf + a/V + b/V^2``."""
+    """Left: ``alpha_c(V)`` from equal basin weights vs ``1/V``: Monte Carlo (per data set and mean),
+    one-loop and ``F - e1/V`` predictions, fits ``alpha_inf + a/V + b/V^2``. Right: Monte Carlo minus
+    one loop (and the direct switching value at V = 8 minus one loop)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     x = np.array([1.0 / r["V"] for r in table])
     for r in table:
         xs = np.full(len(r["alpha_c_by_data"]), 1.0 / r["V"])
         ax.plot(xs, r["alpha_c_by_data"], ".", color="0.6", ms=4)
-    ax.errorbar(x, [r["alpha_c"] for r in table], yerr=[r["alpha_c_err"] for r in table], fmt="ko", ms=5,
-                capsize=3, label="HMC umbrella + MBAR (mean over data sets)")
-    ax.plot(x, [r["alpha_c_one_loop"] for r in table], "s", mfc="none", color="tab:red", label="one loop (Laplace)")
+        ax2.plot(xs, np.asarray(r["alpha_c_by_data"]) - r["alpha_c_one_loop"], ".", color="0.6", ms=4)
+    y = np.array([r["alpha_c"] for r in table])
+    e = np.array([r["alpha_c_err"] for r in table])
+    y1 = np.array([r["alpha_c_one_loop"] for r in table], float)
+    ax.errorbar(x, y, yerr=e, fmt="ko", ms=5, capsize=3, label="HMC umbrella + MBAR (mean over data sets)")
+    ax.plot(x, y1, "s", mfc="none", color="tab:red", label="one loop (Laplace)")
     ax.plot(x, [r["alpha_c_saddle"] for r in table], "^", mfc="none", color="tab:purple", label="equal minima of F - e1/V")
-    if table and table[0].get("alpha_c_switching") is not None:
-        r8 = [r for r in table if r.get("alpha_c_switching") is not None]
-        ax.errorbar([1.0 / r["V"] for r in r8], [r["alpha_c_switching"] for r in r8],
-                    yerr=[r["alpha_c_switching_err"] for r in r8], fmt="D", color="tab:green", mfc="none",
-                    label="direct switching (V=8)")
+    ax2.errorbar(x, y - y1, yerr=e, fmt="ko", ms=5, capsize=3, label="HMC umbrella (grey: single data sets)")
+    r8 = [r for r in table if r.get("alpha_c_switching") is not None]
+    for a_ in (ax, ax2):
+        if r8:
+            off = 0.0 if a_ is ax else np.array([r["alpha_c_one_loop"] for r in r8])
+            a_.errorbar([1.0 / r["V"] for r in r8], np.array([r["alpha_c_switching"] for r in r8]) - off,
+                        yerr=[r["alpha_c_switching_err"] for r in r8], fmt="D", color="tab:green", mfc="none", capsize=3,
+                        label="direct switching (V=8)")
     xx = np.linspace(0.0, 1.1 * x.max(), 200)
     for key, style in (("free", "k-"), ("fixed", "k--")):
         f = fits.get(key)
         if f:
             ax.plot(xx, f["alpha_inf"] + f["a"] * xx + f["b"] * xx * xx, style, lw=0.9,
                     label=rf"fit ({key} $\alpha_c(\infty)$ = {f['alpha_inf']:.2f})")
+    ax2.axhline(0.0, color="tab:red", lw=0.8)
     ax.set(xlabel="1/V", ylabel=r"$\alpha_c(V)$", title="finite-size coexistence (equal basin weights)")
+    ax2.set(xlabel="1/V", ylabel=r"$\alpha_c(V) - \alpha_c^{1\mathrm{-loop}}(V)$", title="difference from the one-loop theory")
     ax.legend(fontsize=7)
+    ax2.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)

@@ -19,7 +19,8 @@ from copyhead.io import atomic_write, provenance, write_json
 from copyhead.theory.model import Model
 
 from .landscape_alpha_c import alpha_c_at_V, fit_alpha_c_V
-from .landscape_fss import (beta_from_solver, collapse_quality, landau_constants, one_loop_critical_alpha, phi)
+from .landscape_fss import (beta_from_solver, collapse_quality, landau_constants, one_loop_critical_alpha,
+                            one_loop_landau, phi, scaling_variables)
 
 
 def _load(folder: Path, pattern: str) -> list:
@@ -54,18 +55,21 @@ def alpha_c_table(runs: list) -> list:
                   windows=len(rs[0]["windows"]["centres"]), replicas=rs[0]["options"]["replicas"],
                   iters=rs[0]["options"]["iters"], warmup=rs[0]["options"]["warmup"],
                   log_odds_err_chain=float(np.sqrt(np.mean([d["log_odds_err"] ** 2 for r in rs for d in r["datasets"]]))),
-                  hysteresis_max_z=float(max(_start_z(d) for r in rs for d in r["datasets"])))
+                  log_odds_data_sd=float(np.sqrt(np.mean([r["data_sd"] ** 2 for r in rs if r.get("data_sd") is not None]))),
+                  **_start_difference(rs))
         rows.append(mc)
     return rows
 
 
-def _start_z(d):
-    st = d["log_odds_starts"]
-    if "ansatz" not in st or "prior" not in st:
-        return 0.0
-    a, p = st["ansatz"], st["prior"]
-    e = math.hypot(a["err"] or 0.0, p["err"] or 0.0)
-    return abs(a["mean"] - p["mean"]) / e if e > 0 else 0.0
+def _start_difference(rs) -> dict:
+    """Hysteresis check: log-odds of the ansatz-start runs minus the prior-start runs, paired by
+    (alpha, data set); mean, standard error over the pairs and their ratio ``z``."""
+    diffs = [d["log_odds_starts"]["ansatz"]["mean"] - d["log_odds_starts"]["prior"]["mean"]
+             for r in rs for d in r["datasets"] if {"ansatz", "prior"} <= set(d["log_odds_starts"])]
+    if len(diffs) < 2:
+        return {"start_diff": None, "start_diff_err": None, "start_z": None}
+    m, e = float(np.mean(diffs)), float(np.std(diffs, ddof=1) / math.sqrt(len(diffs)))
+    return {"start_diff": m, "start_diff_err": e, "start_z": m / e if e > 0 else None}
 
 
 # --------------------------------------------------------------------------- item 5
@@ -75,6 +79,7 @@ def collapse_study(verify_docs: list) -> dict:
     model = Model(**{k: v for k, v in verify_docs[0]["params"]["model"].items()
                      if k in ("T", "nu", "sigma2", "kappa", "prior")}, attention="linear")
     lc = landau_constants(model)
+    window = 4.0  # |x| <= window: the critical region where Phi is the prediction
     sizes = []
     for doc in sorted(verify_docs, key=lambda d: d["params"]["V"]):
         V = doc["params"]["V"]
@@ -87,22 +92,31 @@ def collapse_study(verify_docs: list) -> dict:
         e = np.array([math.sqrt(sum(r["m_err"] ** 2 for r in by_a[x])) / len(by_a[x]) for x in a])
         m1 = np.array([by_a[x][0].get("theory_m_1loop", np.nan) for x in a])
         ac_V = one_loop_critical_alpha(model, V, lc["alpha_c"] - 1.0, lc["alpha_c"] + 2.5)
+        near = np.abs(lc["c_x"] * V * (a - ac_V)) <= 2 * window
+        land = [one_loop_landau(model, x, V) for x in a[near]]
+        B_ok = bool(land) and all(r["B"] > 0 for r in land)
         sizes.append({"V": V, "alpha": a, "m": m, "m_err": e, "m_one_loop": m1, "alpha_c_one_loop": ac_V,
-                      "wall_s": doc["params"].get("wall_time_s")})
+                      "wall_s": doc["params"].get("wall_time_s"), "landau": land, "near": near, "B_positive": B_ok})
+    def local(s):
+        sv = scaling_variables(s["alpha"][s["near"]], s["m"][s["near"]], s["m_err"][s["near"]], s["landau"])
+        return sv["x"] * -1.0, sv["y"], sv["y_err"]  # -A/sqrt(B): increases into the ordered phase
+
     variants = {
         "raw": lambda s: (s["alpha"], s["m"], s["m_err"]),
         "mean_field": lambda s: (lc["c_x"] * s["V"] * (s["alpha"] - lc["alpha_c"]), lc["c_y"] * math.sqrt(s["V"]) * s["m"],
                                  lc["c_y"] * math.sqrt(s["V"]) * s["m_err"]),
         "one_loop": lambda s: (lc["c_x"] * s["V"] * (s["alpha"] - s["alpha_c_one_loop"]),
                                lc["c_y"] * math.sqrt(s["V"]) * s["m"], lc["c_y"] * math.sqrt(s["V"]) * s["m_err"]),
+        "one_loop_local": local,
     }
-    window = 4.0  # |x| <= window: the critical region where Phi is the prediction
     quality = {}
     for subset_name, subset in (("all", sizes), ("V>=16", [s for s in sizes if s["V"] >= 16])):
         if len(subset) < 2:
             continue
         q = {}
         for name, f in variants.items():
+            if name == "one_loop_local" and not all(s["B_positive"] for s in subset):
+                continue  # the quartic coefficient of V^2 F_eff is negative at V = 8: no Landau scaling form
             curves = [f(s) for s in subset]
             if name != "raw":
                 # restrict to the critical window of the scaled variable, and the same alphas for "raw"
@@ -115,25 +129,28 @@ def collapse_study(verify_docs: list) -> dict:
                 x = np.concatenate([c[0] for c in curves])
                 y = np.concatenate([c[1] for c in curves])
                 ey = np.concatenate([c[2] for c in curves])
-                q[name]["chi2_per_point_vs_phi"] = float(np.mean(((y - phi(x)) / ey) ** 2))
-                q[name]["rms_vs_phi"] = float(np.sqrt(np.mean((y - phi(x)) ** 2)))
+                q[name]["chi2_per_point_vs_phi"] = float(np.mean(((y - phi(-x)) / ey) ** 2))
+                q[name]["rms_vs_phi"] = float(np.sqrt(np.mean((y - phi(-x)) ** 2)))
         quality[subset_name] = q
     return {"landau": lc, "sizes": sizes, "quality": quality, "window": window}
 
 
 def plot_collapse(study: dict, path) -> str:
+    """Raw ``<|m|>(alpha)``; mean-field variables with ``alpha_c(inf)``; with the one-loop
+    ``alpha_c(V)``; local one-loop Landau variables ``x = -A/sqrt(B)``, ``y = <|m|> B^{1/4}``."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     lc = study["landau"]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.6))
+    axes = axes.ravel()
     xx = np.linspace(-6, 6, 200)
-    for s in study["sizes"]:
+    for i, s in enumerate(study["sizes"]):
         V = s["V"]
         sc = lc["c_y"] * math.sqrt(V)
-        kw = dict(fmt="o", ms=3.5, capsize=2, label=f"V={V}")
+        kw = dict(fmt="o", ms=3.5, capsize=2, label=f"V={V}", color=f"C{i}")
         axes[0].errorbar(s["alpha"], s["m"], yerr=s["m_err"], **kw)
         axes[0].plot(s["alpha"], s["m_one_loop"], "-", lw=0.8, color="0.5")
         x_mf = lc["c_x"] * V * (s["alpha"] - lc["alpha_c"])
@@ -141,22 +158,31 @@ def plot_collapse(study: dict, path) -> str:
         x_1l = lc["c_x"] * V * (s["alpha"] - s["alpha_c_one_loop"])
         axes[2].errorbar(x_1l, sc * s["m"], yerr=sc * s["m_err"], **kw)
         axes[2].plot(x_1l, sc * s["m_one_loop"], "-", lw=0.8, color="0.5")
+        if s["B_positive"]:
+            sv = scaling_variables(s["alpha"][s["near"]], s["m"][s["near"]], s["m_err"][s["near"]], s["landau"])
+            axes[3].errorbar(-sv["x"], sv["y"], yerr=sv["y_err"], **kw)
+            st = scaling_variables(s["alpha"][s["near"]], s["m_one_loop"][s["near"]], s["m_err"][s["near"]], s["landau"])
+            axes[3].plot(-st["x"], st["y"], "-", lw=0.8, color="0.5")
     for ax in axes[1:]:
         ax.plot(xx, phi(-xx), "k--", lw=1.2, label=r"$\Phi$ (quartic, universal)")
         ax.set_xlim(-6, 6)
         ax.set_ylim(0, 3.2)
-        ax.axvspan(-study["window"], study["window"], color="0.9", zorder=-1)
+        ax.axvspan(-study["window"], study["window"], color="0.92", zorder=-1)
     q = study["quality"].get("V>=16", study["quality"].get("all"))
+    sfx = lambda k: f" (S = {q[k]['S']:.1f}, V>=16)" if k in q else ""  # noqa: E731
     axes[0].set(xlabel=r"$\alpha$", ylabel=r"$\langle|m|\rangle$", title="raw (lines: one-loop theory)")
     axes[1].set(xlabel=r"$c_x V(\alpha-\alpha_c(\infty))$", ylabel=r"$c_y V^{1/2}\langle|m|\rangle$",
-                title=f"mean field, alpha_c(inf) (S = {q['mean_field']['S']:.1f}, V>=16)")
+                title="mean field, alpha_c(inf)" + sfx("mean_field"))
     axes[2].set(xlabel=r"$c_x V(\alpha-\alpha_c^{1\mathrm{-loop}}(V))$", ylabel=r"$c_y V^{1/2}\langle|m|\rangle$",
-                title=f"one-loop alpha_c(V) (S = {q['one_loop']['S']:.1f}, V>=16)")
+                title="one-loop alpha_c(V)" + sfx("one_loop"))
+    axes[3].set(xlabel=r"$-A/\sqrt{B}$ (one-loop $V^2F_{\rm eff}$)", ylabel=r"$B^{1/4}\langle|m|\rangle$",
+                title="local one-loop Landau variables" + sfx("one_loop_local"))
     for ax in axes:
         ax.legend(fontsize=7)
-    fig.suptitle("linear attention: finite-size rounding of the continuous onset (HMC, W integrated)", fontsize=10)
+    fig.suptitle("linear attention: finite-size rounding of the continuous onset (HMC, W integrated; "
+                 "grey lines: one-loop theory)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return str(path)
 
@@ -165,7 +191,7 @@ def plot_collapse(study: dict, path) -> str:
 def write_report(out: Path, switching_v8: dict) -> list:
     from copyhead.numerics.solve import solve
 
-    from .landscape_plots import plot_alpha_c
+    from .landscape_plots import plot_alpha_c, plot_landscape
 
     out = Path(out)
     paths = []
@@ -177,6 +203,8 @@ def write_report(out: Path, switching_v8: dict) -> list:
 
     # item 3 -------------------------------------------------------------------------------------
     land = _load(out / "landscape", "landscape_*.json")
+    for r in land + _load(out / "alpha_c", "V*_alpha*.json"):  # figures follow the current plotting code
+        plot_landscape(r, Path(r["_file"]).with_suffix(".png"))
     if land:
         lines += ["## Free energy along m (umbrella sampling + MBAR)", "",
                   "`ln Z_copy − ln Z_uniform` with the basins split at the barrier top of the measured profile. "
@@ -224,15 +252,16 @@ def write_report(out: Path, switching_v8: dict) -> list:
                   "Per data set (nested in α) a weighted line through log-odds(α) gives α_c,d; the table gives the mean "
                   "over data sets ± its standard error (chain + data noise), the standard deviation over data sets, and "
                   "the chain-only error of one α_c,d. `pooled`: root of the data-set-averaged log-odds.", "",
-                  "| V | windows × runs × data sets | alphas | α_c (MC) | ± | data-set sd | chain err | pooled | one loop | (MC − 1-loop)/± | F − e1/V | slope d log-odds/dα | max start z | wall (s) |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| V | windows × runs × data sets | alphas | α_c (MC) | ± | data-set sd | chain err | pooled | one loop | (MC − 1-loop)/± | F − e1/V | slope d log-odds/dα | log-odds: data-set sd / chain err of one data set | log-odds ansatz − prior start | wall (s) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in table:
             z = (r["alpha_c"] - r["alpha_c_one_loop"]) / r["alpha_c_err"] if r["alpha_c_one_loop"] else None
             lines.append(f"| {r['V']} | {r['windows']} × {r['replicas']} × {r['n_data']} | "
                          f"{', '.join(f'{a:.4g}' for a in r['alphas'])} | {r['alpha_c']:.3f} | {r['alpha_c_err']:.3f} | "
                          f"{_fmt(r['data_sd'])} | {r['chain_err']:.3f} | {_fmt(r['alpha_c_pooled'])} | "
                          f"{_fmt(r['alpha_c_one_loop'])} | {_fmt(z, 1, True)} | {_fmt(r['alpha_c_saddle'])} | "
-                         f"{r['slope']:.1f} | {r['hysteresis_max_z']:.1f} | {r['wall_s']:.0f} |")
+                         f"{r['slope']:.1f} | {r['log_odds_data_sd']:.2f} / {r['log_odds_err_chain']:.2f} | "
+                         f"{_fmt(r['start_diff'], 3, True)} ± {_fmt(r['start_diff_err'])} | {r['wall_s']:.0f} |")
         r8 = [r for r in table if r["V"] == 8]
         if r8:
             r = r8[0]
@@ -247,7 +276,9 @@ def write_report(out: Path, switching_v8: dict) -> list:
             lines.append(f"| {f['alpha_inf']:.3f} ± {f['alpha_inf_err']:.3f} ({key}) | {f['a']:.2f} ± {f['a_err']:.2f} | "
                          f"{f['b']:.1f} ± {f['b_err']:.1f} | {f['chi2']:.2f} / {f['dof']} |")
         paths.append(plot_alpha_c(table, fits, out / "alpha_c.png"))
-        lines += ["", "Figure: `alpha_c.png`.", ""]
+        lines += ["", "Figure: `alpha_c.png`. Landscape of every run (profile beside the theory landscapes): "
+                  + ", ".join(f"`{Path(r['_file']).with_suffix('.png').relative_to(out)}`"
+                              for r in sorted(runs, key=lambda r: (r["V"], r["alpha"]))) + ".", ""]
         doc["alpha_c"] = {"table": [{k: v for k, v in r.items() if k != "by_data"} for r in table],
                           "by_data": {r["V"]: r["by_data"] for r in table}, "fits": fits, "alpha_c_inf_solver": a_inf,
                           "switching_v8": sw}
