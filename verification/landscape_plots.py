@@ -20,7 +20,7 @@ def plot_landscape(result: dict, path) -> str:
     plt = _plt()
     prof, th = result["profile"], result.get("theory") or {}
     m, F, dF = (np.asarray(prof[k], float) for k in ("m", "F", "F_err"))
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 5.0), gridspec_kw={"width_ratios": [1.6, 1]})
     ok = np.isfinite(F)
     ax.plot(m[ok], F[ok], "k-", lw=1.6, label="HMC umbrella + MBAR")
     band = ok & np.isfinite(dF)
@@ -39,7 +39,7 @@ def plot_landscape(result: dict, path) -> str:
         ax.plot(tm, th["F_saddle"], "--", color="tab:purple", label=r"saddle point $V^2(F - e_1/V)$")
         ax.plot(tm, th["F_one_loop"], ":", color="tab:red", lw=2, label="one loop (constrained Laplace)")
     top = np.nanmax(F[ok]) if ok.any() else 10.0
-    ax.set_ylim(np.nanmin(F[ok]) - 1.0, top + 4.0)
+    ax.set_ylim(np.nanmin(F[ok]) - 0.12 * (top - np.nanmin(F[ok])) - 2.0, top + 4.0)
     ax.set_xlim(m[ok].min() - 0.02, m[ok].max() + 0.02)
     ax.axvline(result["split"], color="0.4", lw=0.8, ls="-.")
     txt = (f"ln Z_copy - ln Z_uniform = {result['log_odds']:+.2f} ± {result['log_odds_err']:.2f}"
@@ -49,12 +49,13 @@ def plot_landscape(result: dict, path) -> str:
            + (f"\nunbiased HMC, data set {result['direct']['data_seed']}: {result['direct']['log_odds']:+.2f} "
               f"± {result['direct']['log_odds_err']:.2f} (umbrella {result['datasets'][0]['log_odds']:+.2f} "
               f"± {result['datasets'][0]['log_odds_err']:.2f})" if result.get("direct") else ""))
-    ax.text(0.02, 0.97, txt, transform=ax.transAxes, va="top", fontsize=8,
+    # between the basins the profile is high, so the bottom centre is free for the numbers
+    ax.text(0.5, 0.02, txt, transform=ax.transAxes, va="bottom", ha="center", fontsize=7.5,
             bbox=dict(facecolor="white", alpha=0.85, lw=0))
     ax.set(xlabel="copy weight m", ylabel=r"$F_V(m) = -\ln p(m)$  [kT]",
            title=f"softmax, V={result['V']}, alpha={result['alpha']:g} "
                  f"({len(result['datasets'])} data set(s) x {result['options']['replicas']} runs)")
-    ax.legend(fontsize=7, loc="upper right", framealpha=0.9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     hist = result.get("window_histograms")
     if hist:
         e = np.asarray(hist["edges"])
@@ -94,7 +95,7 @@ def plot_alpha_c(table: list, fits: dict, path) -> str:
                         yerr=[r["alpha_c_switching_err"] for r in r8], fmt="D", color="tab:green", mfc="none", capsize=3,
                         label="direct switching (V=8)")
     xx = np.linspace(0.0, 1.1 * x.max(), 200)
-    for key, style in (("free", "k-"), ("fixed", "k--")):
+    for key, style in (("free", "k-"), ("fixed", "k--"), ("one_loop_free", "r:")):
         f = fits.get(key)
         if f:
             ax.plot(xx, f["alpha_inf"] + f["a"] * xx + f["b"] * xx * xx, style, lw=0.9,

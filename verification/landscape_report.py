@@ -18,7 +18,7 @@ import numpy as np
 from copyhead.io import atomic_write, provenance, write_json
 from copyhead.theory.model import Model
 
-from .landscape_alpha_c import alpha_c_at_V, fit_alpha_c_V
+from .landscape_alpha_c import alpha_c_at_V, fit_alpha_c_V, line_root
 from .landscape_fss import (beta_from_solver, collapse_quality, landau_constants, one_loop_critical_alpha,
                             one_loop_landau, phi, scaling_variables)
 
@@ -49,6 +49,11 @@ def alpha_c_table(runs: list) -> list:
         rm = realised_model(model, float(np.mean(mc["alphas"])))
         lo, hi = min(mc["alphas"]) - 3.0, max(mc["alphas"]) + 3.0
         cc = corrected_coexistence(rm, V, lo, hi)
+        # one loop with m integrated exactly: the root of the line through the landscape-integral
+        # log-odds that every run stored at its own alpha (theory.log_odds_one_loop)
+        th = [(r["alpha_effective"], r["theory"]["log_odds_one_loop"]) for r in rs
+              if (r.get("theory") or {}).get("log_odds_one_loop") is not None]
+        mc["alpha_c_one_loop_landscape"] = line_root(*zip(*th))["root"] if len({a for a, _ in th}) >= 2 else None
         mc.update(alpha_c_one_loop=one_loop_alpha_c(rm, V, lo, hi), alpha_c_saddle=None if cc is None else float(cc[0]),
                   alpha_c_by_data=[d["alpha_c"] for d in mc["by_data"]],
                   wall_s=float(sum(r["wall_s"]["total"] for r in rs)),
@@ -121,8 +126,8 @@ def collapse_study(verify_docs: list) -> dict:
             if name != "raw":
                 # restrict to the critical window of the scaled variable, and the same alphas for "raw"
                 curves = [tuple(np.asarray(c)[np.abs(cv[0]) <= window] for c in cv) for cv in curves]
-            else:
-                xs = [variants["one_loop"](s)[0] for s in subset]
+            else:  # before scaling: the points inside the V = inf critical window of each size
+                xs = [variants["mean_field"](s)[0] for s in subset]
                 curves = [tuple(np.asarray(c)[np.abs(x) <= window] for c in cv) for cv, x in zip(curves, xs)]
             q[name] = collapse_quality(curves)
             if name != "raw":
@@ -202,8 +207,9 @@ def write_report(out: Path, switching_v8: dict) -> list:
              "Timings are wall times on the shared 2-core machine (about five developers; inflated by contention).", ""]
 
     # item 3 -------------------------------------------------------------------------------------
-    land = _load(out / "landscape", "landscape_*.json")
-    for r in land + _load(out / "alpha_c", "V*_alpha*.json"):  # figures follow the current plotting code
+    land = sorted(_load(out / "landscape", "landscape_*.json"), key=lambda r: (r["V"], r["alpha"]))
+    short = {(r["V"], round(r["alpha_effective"], 6)): r for r in _load(out / "alpha_c", "V*_alpha*.json")}
+    for r in land + list(short.values()):  # figures follow the current plotting code
         plot_landscape(r, Path(r["_file"]).with_suffix(".png"))
     if land:
         lines += ["## Free energy along m (umbrella sampling + MBAR)", "",
@@ -211,14 +217,22 @@ def write_report(out: Path, switching_v8: dict) -> list:
                   "Error: standard error over independent runs (replicas) of one data set; over data sets for the mean. "
                   "Theory: one loop = integral of the constrained-Laplace landscape `exp(−F_1loop(m))` over each basin; "
                   "Laplace = one-loop basin log Z (theory/one_loop_softmax.py); saddle = `V²(F − e1/V)` on the ansatz.", "",
-                  "| V | α | data seed | log-odds | ± (runs) | barrier from disordered side (kT) | runs: ansatz / prior start |",
-                  "|---|---|---|---|---|---|---|"]
+                  "Last column: the short run of the α_c study at the same (V, α) on the same data set, where there is one "
+                  "(a convergence check of those runs).", "",
+                  "| V | α | runs × iters | data seed | log-odds | ± (runs) | barrier from disordered side (kT) | runs: ansatz / prior start | short α_c run |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in land:
+            sh = short.get((r["V"], round(r["alpha_effective"], 6)))
+            shd = {d["data_seed"]: d for d in sh["datasets"]} if sh else {}
             for d in r["datasets"]:
                 st = d["log_odds_starts"]
-                lines.append(f"| {r['V']} | {r['alpha']:g} | {d['data_seed']} | {_fmt(d['log_odds'], 3, True)} | "
+                o = shd.get(d["data_seed"])
+                otxt = (f"{o['log_odds']:+.3f} ± {o['log_odds_err']:.3f} ({sh['options']['replicas']} × {sh['options']['iters']})"
+                        if o else "–")
+                lines.append(f"| {r['V']} | {r['alpha']:g} | {r['options']['replicas']} × {r['options']['iters']} | "
+                             f"{d['data_seed']} | {_fmt(d['log_odds'], 3, True)} | "
                              f"{_fmt(d['log_odds_err'])} | {_fmt(d['barrier_from_dis'], 2)} | "
-                             f"{_fmt(st.get('ansatz', {}).get('mean'), 2, True)} / {_fmt(st.get('prior', {}).get('mean'), 2, True)} |")
+                             f"{_fmt(st.get('ansatz', {}).get('mean'), 2, True)} / {_fmt(st.get('prior', {}).get('mean'), 2, True)} | {otxt} |")
         lines += ["", "| V | α | log-odds (mean over data sets) | ± | data-set sd | one loop (integral) | one loop (Laplace) | saddle F − e1/V | direct unbiased HMC | wall (s) | figure |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in land:
@@ -252,16 +266,29 @@ def write_report(out: Path, switching_v8: dict) -> list:
                   "Per data set (nested in α) a weighted line through log-odds(α) gives α_c,d; the table gives the mean "
                   "over data sets ± its standard error (chain + data noise), the standard deviation over data sets, and "
                   "the chain-only error of one α_c,d. `pooled`: root of the data-set-averaged log-odds.", "",
-                  "| V | windows × runs × data sets | alphas | α_c (MC) | ± | data-set sd | chain err | pooled | one loop | (MC − 1-loop)/± | F − e1/V | slope d log-odds/dα | log-odds: data-set sd / chain err of one data set | log-odds ansatz − prior start | wall (s) |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| V | windows × runs × data sets | alphas | α_c (MC) | ± | data-set sd | chain err | pooled | one loop (Laplace) | (MC − 1-loop)/± | one loop, m integrated | F − e1/V | slope d log-odds/dα | log-odds: data-set sd / chain err of one data set | log-odds ansatz − prior start | wall (s) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in table:
             z = (r["alpha_c"] - r["alpha_c_one_loop"]) / r["alpha_c_err"] if r["alpha_c_one_loop"] else None
             lines.append(f"| {r['V']} | {r['windows']} × {r['replicas']} × {r['n_data']} | "
                          f"{', '.join(f'{a:.4g}' for a in r['alphas'])} | {r['alpha_c']:.3f} | {r['alpha_c_err']:.3f} | "
                          f"{_fmt(r['data_sd'])} | {r['chain_err']:.3f} | {_fmt(r['alpha_c_pooled'])} | "
-                         f"{_fmt(r['alpha_c_one_loop'])} | {_fmt(z, 1, True)} | {_fmt(r['alpha_c_saddle'])} | "
+                         f"{_fmt(r['alpha_c_one_loop'])} | {_fmt(z, 1, True)} | {_fmt(r['alpha_c_one_loop_landscape'])} | "
+                         f"{_fmt(r['alpha_c_saddle'])} | "
                          f"{r['slope']:.1f} | {r['log_odds_data_sd']:.2f} / {r['log_odds_err_chain']:.2f} | "
                          f"{_fmt(r['start_diff'], 3, True)} ± {_fmt(r['start_diff_err'])} | {r['wall_s']:.0f} |")
+        for lr in land:  # longer runs at one alpha: alpha_c from their log-odds and the slope of the short runs
+            tv = [r for r in table if r["V"] == lr["V"]]
+            if tv:
+                t = tv[0]
+                ac = lr["alpha_effective"] - lr["log_odds"] / t["slope"]
+                lines.append("")
+                lines.append(f"Check with the longer run at V = {lr['V']}, α = {lr['alpha']:g} "
+                             f"({lr['options']['replicas']} runs × {lr['options']['iters']} iterations, data seeds "
+                             f"{', '.join(str(d['data_seed']) for d in lr['datasets'])}): α − log-odds/slope = "
+                             f"{ac:.4f} ± {lr['log_odds_err'] / t['slope']:.4f} (short runs: {t['alpha_c']:.4f} ± "
+                             f"{t['alpha_c_err']:.4f}; one loop {t['alpha_c_one_loop']:.4f}).")
+                t["alpha_c_long_run"] = ac
         r8 = [r for r in table if r["V"] == 8]
         if r8:
             r = r8[0]
@@ -271,12 +298,19 @@ def write_report(out: Path, switching_v8: dict) -> list:
                           f"(difference {z:+.1f} combined standard errors)."]
         lines += ["", f"Fits α_c(V) = α_c(∞) + a/V + b/V² (weighted by the errors; parameter errors scaled by "
                       f"sqrt(χ²/dof) when > 1); V = ∞ coexistence of the solver: {a_inf:.4f}.", "",
+                  "Rows `one_loop_*` fit the one-loop (Laplace) predictions at the same sizes the same way "
+                  "(equal weights 0.001), for comparison.", "",
                   "| α_c(∞) | a | b | χ² / dof |", "|---|---|---|---|"]
+        if len(table) >= 3:
+            fits["one_loop_free"] = fit_alpha_c_V(Vs, [r["alpha_c_one_loop"] for r in table], [1e-3] * len(table))
+            fits["one_loop_fixed"] = fit_alpha_c_V(Vs, [r["alpha_c_one_loop"] for r in table], [1e-3] * len(table),
+                                                   alpha_inf=a_inf)
         for key, f in fits.items():
             lines.append(f"| {f['alpha_inf']:.3f} ± {f['alpha_inf_err']:.3f} ({key}) | {f['a']:.2f} ± {f['a_err']:.2f} | "
                          f"{f['b']:.1f} ± {f['b_err']:.1f} | {f['chi2']:.2f} / {f['dof']} |")
         paths.append(plot_alpha_c(table, fits, out / "alpha_c.png"))
-        lines += ["", "Figure: `alpha_c.png`. Landscape of every run (profile beside the theory landscapes): "
+        lines += ["", "Figure: `alpha_c.png`. Landscape of every run (profile beside the theory landscapes; "
+                  "drawn by this command from the JSON files, not committed): "
                   + ", ".join(f"`{Path(r['_file']).with_suffix('.png').relative_to(out)}`"
                               for r in sorted(runs, key=lambda r: (r["V"], r["alpha"]))) + ".", ""]
         doc["alpha_c"] = {"table": [{k: v for k, v in r.items() if k != "by_data"} for r in table],
@@ -284,7 +318,7 @@ def write_report(out: Path, switching_v8: dict) -> list:
                           "switching_v8": sw}
 
     # item 5 -------------------------------------------------------------------------------------
-    lin = _load(out / "linear", "verify_linear_V*_seed*.json")
+    lin = [d for d in _load(out / "linear", "verify_linear_V*_seed*.json") if "params" in d]  # not the *.wall.json
     bet = beta_from_solver(Model(attention="linear"))
     lines += ["## Critical behaviour of the linear transition", "",
               f"Exponent from the solver (ordered branch, roots of the generated F_u): α_c = {bet['alpha_c']:.6f}, "
@@ -301,7 +335,12 @@ def write_report(out: Path, switching_v8: dict) -> list:
                       "(V = ∞ Landau constants: the data then fall on the universal Φ(x) of p(y) ∝ exp(−x y²/2 − y⁴/4)); "
                       "α_c = α_c(∞) (mean field) or the one-loop pseudo-critical point α_c(V) (curvature of V² F_eff at m = 0 "
                       f"vanishes). Collapse quality S = mean squared distance between sizes in units of the combined errors "
-                      f"(S ≈ 1: collapse within errors), on the points with |x| ≤ {st['window']:g}; `raw` uses the same points in (α, ⟨|m|⟩).", "",
+                      f"(S ≈ 1: collapse within errors), on the points with |x| ≤ {st['window']:g}; `raw` compares (α, ⟨|m|⟩) on the "
+                      f"points inside the V = ∞ window |c_x V (α − α_c(∞))| ≤ {st['window']:g}. `one_loop_local`: x = −A/√B, "
+                      "y = B^¼ ⟨|m|⟩ with the local quartic coefficients of the one-loop V² F_eff(m) = A m²/2 + B m⁴/4 + … "
+                      "at each α (`verification/landscape_fss.py`). Sizes whose quartic coefficient B is not positive near "
+                      "α_c have no Landau scaling form and are left out of that variant: "
+                      + (", ".join(f"V = {s['V']}" for s in st["sizes"] if not s["B_positive"]) or "none") + ".", "",
                   "| V | α_c^{1-loop}(V) | α_c(V) − α_c(∞) | wall of the HMC run (s) |", "|---|---|---|---|"]
         for s in st["sizes"]:
             lines.append(f"| {s['V']} | {s['alpha_c_one_loop']:.4f} | {s['alpha_c_one_loop'] - lc['alpha_c']:+.4f} | "
