@@ -22,6 +22,7 @@ COMMANDS = (
     "icl_regression",
     "sweep",
     "report",
+    "landscape",
 )
 """Command modules of :mod:`copyhead.cli`, in the order ``--help`` lists them."""
 
