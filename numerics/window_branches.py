@@ -9,20 +9,36 @@ multiple eigenvalue, the one-dimensional subspaces of the null space fixed by a 
 branch point (equivariant branching lemma). Curves are split at their events into branches of
 constant Morse index (stable = index 0).
 
-Phase labels (:func:`phase_label`). The symmetry group (heads x parent reflection) decides the
-kind of phase; the copy threshold ``theta`` (``2/T`` for softmax, twice the uniform weight;
-``1e-6`` for linear) only separates the two fully symmetric phases, as the copy weight ``m``
-separates the disordered and copy branches of one head:
+Phase labels (:func:`phase_label`). The symmetry group (heads x parent reflection; for linear
+attention also the sign of each head and, for even ``T``, the modulation ``p_hk -> (-1)^k p_hk``:
+:meth:`WindowFreeEnergy.symmetry_matrices`) decides the kind of phase; the copy threshold ``theta``
+(``2/T`` for softmax, twice the uniform weight; ``1e-6`` for linear) only separates the two fully
+symmetric phases, as the copy weight ``m`` separates the disordered and copy branches of one head.
+"Alike" and "symmetric" are up to these symmetries (linear: up to the sign of a head and the
+modulation), and a head's preferred parent is ``argmax_k |m_hk|`` (none when the largest two
+``|m_hk|`` tie: such a tie is enforced by a symmetry of the state, not an accident):
 
 * heads all alike and every head reflection symmetric: ``uniform`` (``max |m_hk| <= theta``) or
-  ``unspecialised`` (copying every parent alike; ``copying`` when ``K = 1``);
+  ``unspecialised`` (copying every parent alike in modulus; ``copying`` when ``K = 1``);
 * heads all alike, not reflection symmetric: ``copying`` (``H = 1``: the head picks a parent)
   or ``redundant`` (all heads prefer the same parent);
-* heads differ: ``specialised`` when the heads' preferred parents (``argmax_k m_hk``, for heads
-  that prefer one) cover all parents and the preferring heads are alike in strength (all above or
-  all below ``theta``); for linear attention when ``rank M = K`` (the heads' copy patterns span
-  the parents; heads may mix parents with signs); otherwise ``partial`` (e.g. one head copies,
-  another does not). With ``H < K`` differing heads are ``copying``.
+* heads differ (``H >= K``): ``specialised`` when the heads' preferred parents cover all parents
+  and the preferring heads are alike in strength (all above or all below ``theta``): heads aligned
+  with distinct parents; otherwise ``mixed`` when the copying heads' patterns (the rows with
+  ``max_k |m_hk| > theta``) span the parents (their ``sigma_K`` above ``max(theta, 1e-6 sigma_1)``)
+  but their preferred parents do not cover all parents
+  (e.g. linear attention with the qk prior: ``M ~ c [[1, -1], [-1, -1]]``, each head copying both
+  parents with opposite signs, a 45-degree rotation of the aligned state); otherwise ``partial``
+  (e.g. one head copies, another does not). With ``H < K`` differing heads are ``copying``.
+
+Order parameters of a state (all functions of ``M``): the specialisation ``sigma_K(M)``
+(:func:`specialisation`; full rank, blind to rotations ``M -> M O``), the parent coverage
+(:func:`numerics.window_solve.coverage`) and the alignment (:func:`alignment`):
+``sum_h max_k |m_hk| / sum_h ||m_h||_2`` over the copying heads (``max_k |m_hk| > theta``), i.e. the
+mean of ``max_k |m_hk| / ||m_h||_2`` weighted by the heads' strength, between ``1/sqrt(K)`` (heads
+copying all parents with equal modulus) and 1 (every copying head copies one parent); undefined
+(NaN; ``null`` in JSON) when no head copies. The rotated linear state has alignment
+``1/sqrt(2)``, the softmax specialised state of the default model 0.999.
 """
 from __future__ import annotations
 
@@ -35,26 +51,63 @@ from scipy.optimize import minimize
 from .continuation import ContinuationError
 from .window_continuation import Event, WindowCurve, newton_state, switch_branch, trace
 
-LABELS = ("uniform", "unspecialised", "copying", "redundant", "partial", "specialised")
+LABELS = ("uniform", "unspecialised", "copying", "redundant", "partial", "mixed", "specialised")
 
 
 # ----------------------------------------------------------------------------- labels
+def threshold(softmax: bool, T: int) -> float:
+    """The copy threshold ``theta``: ``2/T`` (softmax: twice the uniform weight) or ``1e-6`` (linear)."""
+    return 2.0 / T if softmax else 1e-6
+
+
 def copy_threshold(fe) -> float:
-    """``theta``: ``2/T`` (softmax) or ``1e-6`` (linear)."""
-    return 2.0 / fe.T if fe.softmax else 1e-6
+    """``theta`` of a :class:`WindowFreeEnergy` (:func:`threshold`)."""
+    return threshold(fe.softmax, fe.T)
+
+
+def _sign_images(fe, v):
+    """``v`` and, for linear attention, ``-v`` (the sign of a head is a symmetry there)."""
+    return (v,) if fe.softmax else (v, -v)
+
+
+def _modulations(fe) -> list:
+    """Offset modulations that are symmetries: ``1`` and, for linear attention with even ``T``, ``(-1)^k``."""
+    mods = [np.ones(fe.T)]
+    if not fe.softmax and fe.T % 2 == 0:
+        mods.append((-1.0) ** np.arange(fe.T))
+    return mods
 
 
 def heads_alike(fe, x, tol: float = 1e-6) -> bool:
+    """Are all heads equal (linear attention: up to the sign of each head)?"""
     w = fe.weights(x)
-    return bool(np.all(np.abs(w - w[0]) < tol))
+    return bool(all(any(np.all(np.abs(v - w[0]) < tol) for v in _sign_images(fe, w[h])) for h in range(fe.H)))
 
 
 def reflection_symmetric(fe, x, tol: float = 1e-6) -> bool:
-    """Is every head invariant under the offset reflection ``k -> K + 1 - k``?"""
+    """Is the state fixed by the offset reflection ``k -> K + 1 - k`` of every head (linear attention:
+    combined with a sign per head and possibly the modulation ``(-1)^k`` of all heads)? Then every
+    head weights the parents alike in modulus."""
     w = fe.weights(x)
     T, K = fe.T, fe.K
     perm = [(K + 1 - k) % T for k in range(T)]
-    return bool(np.all(np.abs(w[:, perm] - w) < tol))
+    for mod in _modulations(fe):
+        if all(any(np.all(np.abs(v - w[h]) < tol) for v in _sign_images(fe, mod * w[h, perm])) for h in range(fe.H)):
+            return True
+    return False
+
+
+def preferred_parents(fe, M, tol: float = 1e-6):
+    """``(prefers, pref)``: whether head ``h`` prefers one parent (the largest two ``|m_hk|`` differ by
+    more than ``tol``; for linear attention relative to ``max(max_k |m_hk|, theta)``, so that an idle
+    head, ``m_h = 0`` up to rounding, prefers none) and ``argmax_k |m_hk|``."""
+    A = np.abs(np.asarray(M, float))
+    H, K = A.shape
+    if K == 1:
+        return np.ones(H, bool), np.zeros(H, int)
+    srt = np.sort(A, axis=1)
+    scale = 1.0 if fe.softmax else np.maximum(srt[:, -1], copy_threshold(fe))
+    return srt[:, -1] - srt[:, -2] > tol * scale, np.argmax(A, axis=1)
 
 
 def phase_label(fe, x, tol: float = 1e-6) -> str:
@@ -71,28 +124,57 @@ def phase_label(fe, x, tol: float = 1e-6) -> str:
     H, K = M.shape
     if H < K:
         return "copying"
-    if not fe.softmax:
-        sv = np.linalg.svd(M, compute_uv=False)
-        return "specialised" if sv[-1] > max(theta, 1e-6 * sv[0]) else "partial"
-    srt = np.sort(M, axis=1)
-    prefers = srt[:, -1] - srt[:, -2] > tol if K > 1 else np.ones(H, bool)
-    pref = np.argmax(M, axis=1)
+    prefers, pref = preferred_parents(fe, M, tol)
     covered = {int(pref[h]) for h in range(H) if prefers[h]}
     if len(covered) == K:
         s = strong[prefers]
         if s.all() or not s.any():
             return "specialised"
+    # the copying heads span the parents, but do not prefer distinct parents covering them all
+    if strong.sum() >= K and len({int(pref[h]) for h in range(H) if prefers[h] and strong[h]}) < K:
+        sv = np.linalg.svd(M[strong], compute_uv=False)
+        if sv[-1] > max(theta, 1e-6 * sv[0]):
+            return "mixed"
     return "partial"
 
 
 def specialisation(fe, M) -> float:
     """Scalar order parameter: ``sigma_K(M)`` (smallest singular value of the ``H x K`` copy weights;
     0 unless the heads' copy patterns span all parents) for ``H >= K``; for ``H < K`` the largest
-    copy weight ``max m_hk`` (one head picks one parent)."""
+    copy weight ``max m_hk`` (one head picks one parent). Invariant under ``M -> M O``: it does not
+    tell heads aligned with parents from rotated ones (:func:`alignment` does)."""
     M = np.asarray(M, float)
     if M.shape[0] >= M.shape[1]:
         return float(np.linalg.svd(M, compute_uv=False)[-1])
     return float(np.max(np.abs(M)))
+
+
+def alignment(M, theta: float) -> float:
+    """Alignment of the copying heads with single parents, weighted by the heads' copy strength:
+
+    ``a = sum_{h in C} max_k |m_hk| / sum_{h in C} ||m_h||_2``,  ``C = {h : max_k |m_hk| > theta}``,
+
+    in ``[1/sqrt(K), 1]``: 1 iff every copying head copies one parent; ``1/sqrt(K)`` iff every copying
+    head copies all parents with equal modulus (the rotated state ``c [[1, -1], [-1, -1]]``:
+    ``1/sqrt(2)``). With equally strong heads it is the plain mean of ``max_k |m_hk| / ||m_h||``; the
+    weights keep a nearly idle head (noise-level ``m_h`` at finite V) from counting. NaN when no head
+    copies. ``theta``: :func:`copy_threshold`. Works on ``(..., H, K)`` arrays.
+    """
+    A = np.abs(np.asarray(M, float))
+    mx = A.max(axis=-1)
+    cop = mx > theta
+    num = np.sum(np.where(cop, mx, 0.0), axis=-1)
+    den = np.sum(np.where(cop, np.linalg.norm(A, axis=-1), 0.0), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(np.any(cop, axis=-1), num / np.where(den > 0, den, 1.0), np.nan)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _finite_range(v):
+    """``[min, max]`` of the finite entries, or None when there are none."""
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    return [float(v.min()), float(v.max())] if len(v) else None
 
 
 # ----------------------------------------------------------------------------- branches
@@ -108,10 +190,15 @@ class WindowBranch:
     residual: np.ndarray
     M: np.ndarray  # (npts, H, K)
     R: np.ndarray  # (npts, H, H)
-    q: np.ndarray  # specialisation order parameter
+    q: np.ndarray  # specialisation order parameter sigma_K(M)
     labels: list
     start_event: Event | None = None
     end_event: Event | None = None
+    align: np.ndarray | None = None  # alignment order parameter (NaN where no head copies)
+
+    def __post_init__(self):
+        if self.align is None:
+            self.align = np.full(len(self.alpha), np.nan)
 
     @property
     def stable(self) -> bool:
@@ -185,6 +272,7 @@ class WindowBranch:
             "M": {"at_alpha_min": self.M[i_lo].tolist(), "at_alpha_max": self.M[i_hi].tolist()},
             "R": {"at_alpha_min": self.R[i_lo].tolist(), "at_alpha_max": self.R[i_hi].tolist()},
             "specialisation_range": [float(self.q.min()), float(self.q.max())],
+            "alignment_range": _finite_range(self.align),
             "max_residual": float(np.max(self.residual)),
             "ends": [self._end(self.start_event), self._end(self.end_event)],
         }
@@ -423,10 +511,17 @@ class BranchFinder:
                 mins.append(x)
         return mins
 
-    def run(self, n_seed_alphas: int = 5):
+    def run(self, n_seed_alphas: int = 5, avoid=()):
+        """Seeds at ``n_seed_alphas`` alphas spread geometrically inside the window. A seed within ``1e-6``
+        (relative) of an alpha in ``avoid`` (the events of the fully symmetric branch) is moved up by 1 %:
+        the automatic window ``[a/2, 2a]`` around a single branch point ``a`` (linear attention) has ``a``
+        itself as its geometric midpoint, where a seed sits on the branch point (singular Newton; it failed
+        at nu = 0.3)."""
         lo, hi = self.alpha_range
         starts = self.structured_starts()
-        for alpha in np.geomspace(lo, hi, n_seed_alphas + 2)[1:-1]:
+        seeds = np.geomspace(lo, hi, n_seed_alphas + 2)[1:-1]
+        seeds = [a * 1.01 if any(abs(a - e) <= 1e-6 * e for e in avoid) else a for a in seeds]
+        for alpha in seeds:
             for x in self.local_minima(alpha, starts):
                 if not self.on_curve(x, alpha):
                     self.trace_seed(x, alpha)
@@ -550,4 +645,5 @@ def _make_branch(fe, ic, morse, al, xs, res, ev0, ev1) -> WindowBranch:
     R = np.array([r for _, r in MR])
     q = np.array([specialisation(fe, m) for m in M])
     labels = [phase_label(fe, x) for x in xs]
-    return WindowBranch(ic, morse, al, xs, F, res, M, R, q, labels, ev0, ev1)
+    a = np.array([alignment(m, copy_threshold(fe)) for m in M])
+    return WindowBranch(ic, morse, al, xs, F, res, M, R, q, labels, ev0, ev1, a)

@@ -271,19 +271,26 @@ class WindowFreeEnergy:
         """Orthogonal matrices ``(n, n)`` of the symmetry group acting on ``x``: head permutations
         times the offset maps of :func:`parent_symmetries`, and for linear attention also the sign
         flips of single heads (``p_h -> -p_h`` maps ``M -> D M``, ``R -> D R D``, ``D = diag(+-1)``,
-        which leaves eq. (W2) and the Fourier moduli unchanged). Identity first."""
+        which leaves eq. (W2) and the Fourier moduli unchanged) and, for even ``T``, the modulation
+        ``p_hk -> (-1)^k p_hk`` of all heads (``M -> M D_K`` with ``D_K = diag((-1)^k)``, ``R``
+        unchanged, the Fourier moduli shifted by ``T/2``: e.g. the patterns ``J + J^2`` and
+        ``J - J^2`` are images). Identity first."""
         H, T = self.H, self.T
         signs = [np.ones(H)] if self.softmax else [np.array(sg) for sg in itertools.product((1.0, -1.0), repeat=H)]
+        mods = [np.ones(T)]
+        if not self.softmax and T % 2 == 0:
+            mods.append((-1.0) ** np.arange(T))
         mats = []
         for perm in parent_symmetries(T, self.K):
-            Pk = np.zeros((T, T))
-            Pk[list(perm), np.arange(T)] = 1.0  # w' = Pk w  with w'[perm[k]] = w[k]
-            Oy = self.B.T @ Pk @ self.B
-            for hp in itertools.permutations(range(H)):
-                Ph = np.zeros((H, H))
-                Ph[list(hp), np.arange(H)] = 1.0
-                for sg in signs:
-                    mats.append(np.kron(Ph @ np.diag(sg), Oy))
+            for mod in mods:
+                Pk = np.zeros((T, T))
+                Pk[list(perm), np.arange(T)] = 1.0  # w' = Pk w  with w'[perm[k]] = w[k]
+                Oy = self.B.T @ Pk @ np.diag(mod) @ self.B
+                for hp in itertools.permutations(range(H)):
+                    Ph = np.zeros((H, H))
+                    Ph[list(hp), np.arange(H)] = 1.0
+                    for sg in signs:
+                        mats.append(np.kron(Ph @ np.diag(sg), Oy))
         # identity first
         ident = [i for i, Mx in enumerate(mats) if np.allclose(Mx, np.eye(self.n))]
         i0 = ident[0]

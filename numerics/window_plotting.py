@@ -1,8 +1,9 @@
 """Figures and CSV of window-copier results (matplotlib, Agg).
 
 ``*_branches.<fmt>``: the specialisation order parameter (``sigma_K(M)``; ``max m_hk`` for
-``H < K``) and the parent coverage ``(1/K) sum_k max_h |m_hk|`` against alpha for every branch
-(global minimum thick, metastable thin, unstable dashed; colour = phase), with the phase changes
+``H < K``), the parent coverage ``(1/K) sum_k max_h |m_hk|`` and the alignment
+(:func:`numerics.window_branches.alignment`: 1 heads on single parents, ``1/sqrt(K)`` equal
+mixtures; not drawn where no head copies) against alpha for every branch (global minimum thick, metastable thin, unstable dashed; colour = phase), with the phase changes
 of the global minimum and their spinodals marked; ``*_free_energy.<fmt>``: ``F - F_sym`` of every
 branch, ``F_sym`` the fully symmetric state (uniform, then unspecialised) continued through its
 stability changes. Values between the stored points of a branch are linear interpolations along
@@ -18,7 +19,7 @@ from .plotting import _Labeller, _plt, autoscale_y, figure_path, legend, paramet
 from .window_solve import _F_interp, coverage
 
 COLORS = {"uniform": "tab:gray", "unspecialised": "tab:purple", "copying": "tab:blue", "redundant": "tab:olive",
-          "partial": "tab:orange", "specialised": "tab:green"}
+          "partial": "tab:orange", "mixed": "tab:red", "specialised": "tab:green"}
 ROLE = {"global": dict(lw=2.6, ls="-"), "metastable": dict(lw=1.2, ls="-"), "unstable": dict(lw=0.9, ls="--")}
 KIND_LS = {"first-order": "-.", "second-order": "--", "crossover": ":"}
 
@@ -93,20 +94,27 @@ def _role_legend(ax, drawn) -> None:
 
 
 def plot_window_branches(res, path) -> Path:
-    """Specialisation and parent coverage of every branch against alpha (two panels)."""
+    """Specialisation, parent coverage and alignment of every branch against alpha (three panels)."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     m = res.model
     cov = lambda b: np.array([coverage(M) for M in b.M])  # noqa: E731
     spec = "specialisation " + ("$\\sigma_K(M)$" if m.heads >= m.parents else "$\\max\\, m_{hk}$")
     for ax, val, ylab in ((axes[0], lambda b: b.q, spec),
-                          (axes[1], cov, "parent coverage $\\frac{1}{K}\\sum_k \\max_h |m_{hk}|$")):
+                          (axes[1], cov, "parent coverage $\\frac{1}{K}\\sum_k \\max_h |m_{hk}|$"),
+                          (axes[2], lambda b: b.align, "alignment $a$ (1: heads on single parents)")):
         lab = _Labeller()
         drawn = _draw_branches(ax, res, val)
         _mark_phases(ax, res, lab)
         ax.set(xlabel=r"$\alpha = PT/(\kappa V^2)$", ylabel=ylab)
         if ax is axes[0]:
             _role_legend(ax, drawn)
+    if m.parents > 1:
+        axes[2].set_ylim(1.0 / np.sqrt(m.parents) - 0.05, 1.03)
+        axes[2].axhline(1.0 / np.sqrt(m.parents), color="0.6", lw=0.6, ls=":", zorder=0)
+        axes[2].text(0.99, 1.0 / np.sqrt(m.parents), "$1/\\sqrt{K}$: equal mixtures", transform=axes[2].get_yaxis_transform(),
+                     ha="right", va="bottom", fontsize=7, color="0.4")
+    axes[2].set_xlim(axes[0].get_xlim())
     legend(axes[0], loc="center right", fontsize=6.5)
     t = res.transition
     head = f"{t.kind} transition into the {t.to} phase" if t else "no transition in the window"
@@ -157,14 +165,14 @@ def plot_window_free_energy(res, path) -> Path:
     return save_figure(fig, path)
 
 
-CSV_COLUMNS = ("branch", "phase", "stability", "morse_index", "alpha", "F", "specialisation", "coverage", "M", "R",
-               "residual")
+CSV_COLUMNS = ("branch", "phase", "stability", "morse_index", "alpha", "F", "specialisation", "coverage", "alignment",
+               "M", "R", "residual")
 
 
 def save_window_csv(res, path) -> Path:
     """One row per point of every branch. Columns: ``branch`` (index), ``phase``, ``stability``,
-    ``morse_index``, ``alpha``, ``F`` (per V^2), ``specialisation``, ``coverage``, ``M`` and ``R``
-    (row-major, ``;``-separated), ``residual`` (max |grad F|)."""
+    ``morse_index``, ``alpha``, ``F`` (per V^2), ``specialisation``, ``coverage``, ``alignment`` (empty
+    where no head copies), ``M`` and ``R`` (row-major, ``;``-separated), ``residual`` (max |grad F|)."""
     from copyhead.io import write_csv
 
     rows = []
@@ -173,6 +181,7 @@ def save_window_csv(res, path) -> Path:
             rows.append({"branch": i, "phase": b.label, "stability": "stable" if b.stable else "unstable",
                          "morse_index": b.index, "alpha": float(b.alpha[j]), "F": float(b.F[j]),
                          "specialisation": float(b.q[j]), "coverage": coverage(b.M[j]),
+                         "alignment": float(b.align[j]) if np.isfinite(b.align[j]) else None,
                          "M": ";".join(f"{v:.10g}" for v in b.M[j].ravel()),
                          "R": ";".join(f"{v:.10g}" for v in b.R[j].ravel()), "residual": float(b.residual[j])})
     return write_csv(rows, path, CSV_COLUMNS)

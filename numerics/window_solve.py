@@ -9,8 +9,11 @@ free energy (eq. (W4), :mod:`numerics.window_branches`) and follows the global m
   where a stable broken branch starts: a supercritical symmetry-breaking bifurcation) or
   ``"crossover"`` (the label changes along one smooth stable branch; only between the two fully
   symmetric phases, where it marks ``max m_hk = theta``);
-* the top-level ``transition`` is the first one into the ``specialised`` phase (``H >= K > 1``) or,
-  for ``H < K`` (and ``K = 1``), the first one out of the ``uniform`` phase ("into the copying phase").
+* the top-level ``transition`` is the first one into the ``specialised`` phase (``H >= K > 1``); where
+  the global minimum is never specialised, the first one into the ``mixed`` phase (full rank, heads
+  not aligned with single parents: linear attention with the qk prior), ``transition_to`` saying
+  which; for ``H < K`` (and ``K = 1``) the first one out of the ``uniform`` phase ("into the copying
+  phase").
 
 Every point carries its residual ``|grad F|``; a failure raises :class:`ContinuationError`.
 """
@@ -26,9 +29,16 @@ from scipy.optimize import brentq
 from copyhead.theory.model import Model, ParameterError
 
 from .continuation import ContinuationError
-from .window_branches import BranchFinder, WindowBranch, phase_label, specialisation
+from .window_branches import BranchFinder, WindowBranch, alignment, copy_threshold, phase_label, specialisation
 from .window_continuation import newton_state, trace
 from .window_free import WindowFreeEnergy
+
+
+ALIGNMENT_DEFINITION = ("sum_h max_k |m_hk| / sum_h ||m_h||_2 over the copying heads (max_k |m_hk| > copy_threshold), "
+                        "i.e. the mean of max_k |m_hk| / ||m_h||_2 weighted by head strength, in [1/sqrt(K), 1]: "
+                        "1 when every copying head copies one parent, 1/sqrt(K) when every copying head copies all "
+                        "parents with equal modulus; null when no head copies (alignment_below/above are taken at "
+                        "alpha (1 -+ 1e-7): null just above a continuous onset, where M -> 0)")
 
 
 @dataclass
@@ -44,10 +54,13 @@ class PhaseChange:
     alpha_spinodal_high: float | None = None  # first order: where the old phase disappears
     below: WindowBranch | None = field(default=None, repr=False)
     above: WindowBranch | None = field(default=None, repr=False)
+    alignment_below: float | None = None  # alignment of the global minimum just below / above (None: no head copies)
+    alignment_above: float | None = None
 
     def to_dict(self) -> dict:
         return {"from": self.frm, "to": self.to, "kind": self.kind, "alpha": self.alpha, "residual": self.residual,
-                "alpha_spinodal_low": self.alpha_spinodal_low, "alpha_spinodal_high": self.alpha_spinodal_high}
+                "alpha_spinodal_low": self.alpha_spinodal_low, "alpha_spinodal_high": self.alpha_spinodal_high,
+                "alignment_below": self.alignment_below, "alignment_above": self.alignment_above}
 
 
 @dataclass
@@ -85,9 +98,8 @@ class WindowResult:
             "M_below": obs.get("M_below"), "M_above": obs.get("M_above"),
             "R_below": obs.get("R_below"), "R_above": obs.get("R_above"),
             "specialisation_below": obs.get("q_below"), "specialisation_above": obs.get("q_above"),
-            "phases": [{"from": p.frm, "to": p.to, "kind": p.kind, "alpha": p.alpha, "residual": p.residual,
-                        "alpha_spinodal_low": p.alpha_spinodal_low, "alpha_spinodal_high": p.alpha_spinodal_high}
-                       for p in self.phases],
+            "alignment_below": obs.get("a_below"), "alignment_above": obs.get("a_above"),
+            "phases": [p.to_dict() for p in self.phases],
             "alpha_range": list(self.alpha_range),
             "folds": [{"alpha": e.alpha, "residual": e.residual, "phase": phase_label(fe, e.x)}
                       for e in self.events if e.kind == "fold"],
@@ -96,7 +108,15 @@ class WindowResult:
                               for e in self.events if e.kind == "branch"],
             "branches": [b.summary(fe) for b in self.branches],
             "order_parameter": "m_below/m_above: parent coverage (1/K) sum_k max_h |m_hk|; specialisation: "
-                               + ("sigma_K(M)" if self.model.heads >= self.model.parents else "max m_hk"),
+                               + ("sigma_K(M)" if self.model.heads >= self.model.parents else "max m_hk")
+                               + "; alignment: " + ALIGNMENT_DEFINITION,
+            "order_parameters": {
+                "coverage": "(1/K) sum_k max_h |m_hk| (m_below, m_above)",
+                "specialisation": ("sigma_K(M), the smallest singular value of M (blind to rotations M -> M O)"
+                                   if self.model.heads >= self.model.parents else "max_hk |m_hk|"),
+                "alignment": ALIGNMENT_DEFINITION,
+                "copy_threshold": copy_threshold(fe),
+            },
             "converged": self.converged,
         }
         _check_finite(d)
@@ -134,11 +154,11 @@ def symmetric_events(fe, lo: float = 1e-2, hi: float = 1e4) -> list:
     return c.events
 
 
-def find_window_alpha_range(fe) -> tuple:
+def find_window_alpha_range(fe, evs=None) -> tuple:
     """Window ``[a_1/2, 2 a_2]`` around the first two events on the fully symmetric branch (where it
-    first loses stability or folds); widened later by :func:`solve_window` if a copying phase is
-    already stable at the lower edge."""
-    evs = symmetric_events(fe)
+    first loses stability or folds; ``evs``: :func:`symmetric_events`, computed when omitted); widened
+    later by :func:`solve_window` if a copying phase is already stable at the lower edge."""
+    evs = symmetric_events(fe) if evs is None else evs
     if not evs:
         raise ContinuationError("the symmetric branch has no fold or branch point in alpha in [1e-2, 1e4]")
     a = sorted(e.alpha for e in evs)[:2]
@@ -268,6 +288,8 @@ def _phase_changes(fe, branches, alpha_range) -> list:
 def _main_transition(model, phases):
     if model.heads >= model.parents and model.parents > 1:
         cands = [p for p in phases if p.to == "specialised" and p.frm != "specialised"]
+        if not cands:  # never aligned (linear, qk prior): the transition into the full-rank mixed phase
+            cands = [p for p in phases if p.to == "mixed" and p.frm != "mixed"]
     else:
         cands = [p for p in phases if p.frm == "uniform"]
     return cands[0] if cands else None
@@ -281,8 +303,9 @@ def _observables(fe, t: PhaseChange | None) -> dict:
     for side, b, a in (("below", t.below, t.alpha - eps), ("above", t.above, t.alpha + eps)):
         a = min(max(a, b.alpha_min), b.alpha_max)
         M, R = fe.order_parameters(b.x_at(fe, a))
+        a_hk = alignment(M, copy_threshold(fe))
         out.update({f"M_{side}": M.tolist(), f"R_{side}": R.tolist(), f"m_{side}": coverage(M),
-                    f"q_{side}": specialisation(fe, M)})
+                    f"q_{side}": specialisation(fe, M), f"a_{side}": a_hk if math.isfinite(a_hk) else None})
     return out
 
 
@@ -304,15 +327,18 @@ def solve_window(model: Model, alpha_range: tuple | None = None, max_widen: int 
         raise ParameterError("V", model.V, "solve works in the limit V -> inf; use V=None")
     fe = WindowFreeEnergy(model)
     automatic = alpha_range is None
+    avoid = []
     if automatic:
-        alpha_range = find_window_alpha_range(fe)
+        evs = symmetric_events(fe)
+        avoid = [e.alpha for e in evs]
+        alpha_range = find_window_alpha_range(fe, evs)
     else:
         a0, a1 = (float(a) for a in alpha_range)
         if not (0 < a0 < a1 and math.isfinite(a1)):
             raise ParameterError("alpha_range", alpha_range, "must be two finite numbers 0 < lo < hi")
         alpha_range = (a0, a1)
     for attempt in range(max_widen + 1):
-        finder = BranchFinder(fe, alpha_range).run()
+        finder = BranchFinder(fe, alpha_range).run(avoid=avoid)
         branches = finder.branches()
         phases = _phase_changes(fe, branches, alpha_range)
         stable = [b for b in branches if b.stable]
@@ -327,6 +353,9 @@ def solve_window(model: Model, alpha_range: tuple | None = None, max_widen: int 
             if not any(e2.kind == e.kind and finder.same_point(e.x, e.alpha, e2.x, e2.alpha, 1e-5) for e2 in events):
                 events.append(e)
     events.sort(key=lambda e: e.alpha)
+    for p in phases:
+        obs = _observables(fe, p)
+        p.alignment_below, p.alignment_above = obs["a_below"], obs["a_above"]
     t = _main_transition(model, phases)
     res = WindowResult(model, tuple(alpha_range), sorted(branches, key=lambda b: (b.alpha_min, b.index)), events,
                        phases, t, _observables(fe, t), automatic)
@@ -352,7 +381,10 @@ def format_window_table(res: WindowResult) -> str:
     ]
     if t:
         lines.append(f"  M below / above       {np.round(obs['M_below'], 4).tolist()} / {np.round(obs['M_above'], 4).tolist()}")
-        lines.append(f"  specialisation        {obs['q_below']:.6f} / {obs['q_above']:.6f}")
+        lines.append(f"  specialisation        {obs['q_below']:.6f} / {obs['q_above']:.6f}   (sigma_K(M))")
+        fa = lambda v: "-" if v is None else f"{v:.6f}"  # noqa: E731
+        lines.append(f"  alignment             {fa(obs['a_below'])} / {fa(obs['a_above'])}   "
+                     f"(sum_h max_k|m_hk| / sum_h |m_h|, copying heads; 1 aligned, 1/sqrt(K) equal mix)")
     lines.append("  phases (global minimum):")
     for p in res.phases:
         extra = ""
@@ -366,6 +398,7 @@ def format_window_table(res: WindowResult) -> str:
         i_hi = int(np.argmax(b.alpha))
         lines.append(
             f"    {b.label:13s} {'stable' if b.stable else 'unstable':8s} index {b.index}  alpha [{b.alpha_min:10.5f}, "
-            f"{b.alpha_max:10.5f}]  M(alpha_max) {np.round(b.M[i_hi], 3).tolist()}  max|grad F| {np.max(b.residual):.1e}"
+            f"{b.alpha_max:10.5f}]  M(alpha_max) {np.round(b.M[i_hi], 3).tolist()}  alignment "
+            f"{'-' if not np.isfinite(b.align[i_hi]) else format(b.align[i_hi], '.3f')}  max|grad F| {np.max(b.residual):.1e}"
         )
     return "\n".join(lines)

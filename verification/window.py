@@ -24,6 +24,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from copyhead.numerics.window_branches import threshold
 from copyhead.theory.model import Model, ParameterError
 
 from .evidence_torch import Counts, attention
@@ -91,6 +92,19 @@ def specialisation(M: torch.Tensor) -> torch.Tensor:
     return M.abs().amax(dim=(-2, -1))
 
 
+def alignment(M: torch.Tensor, theta: float) -> torch.Tensor:
+    """Alignment ``sum_{h in C} max_k |m_hk| / sum_{h in C} ||m_h||`` over the copying heads
+    ``C = {h: max_k |m_hk| > theta}`` per chain (NaN when no head copies):
+    :func:`numerics.window_branches.alignment`."""
+    A = M.abs()
+    mx = A.amax(dim=-1)
+    cop = mx > theta
+    zero = torch.zeros_like(mx)
+    num = torch.where(cop, mx, zero).sum(-1)
+    den = torch.where(cop, A.norm(dim=-1), zero).sum(-1)
+    return torch.where(cop.any(-1), num / den.clamp_min(1e-300), torch.full_like(num, math.nan))
+
+
 class WindowPosterior:
     """Log posterior of ``B`` chains over all heads' ``(Q_h, K_h)``, readouts integrated exactly.
 
@@ -119,9 +133,10 @@ class WindowPosterior:
         self.device = self.counts.device
         self.inv_mass = None
         H, K = self.H, self.K
+        self.theta = threshold(model.attention == "softmax", model.T)
         self.observable_names = tuple(
             [f"m_{h + 1}{k + 1}" for h in range(H) for k in range(K)]
-            + [f"r_{h + 1}{g + 1}" for h in range(H) for g in range(h, H)] + ["q"])
+            + [f"r_{h + 1}{g + 1}" for h in range(H) for g in range(h, H)] + ["q", "a"])
 
     def unpack(self, x: torch.Tensor):
         """``Q, K`` of shape ``(B, H, N, T)``."""
@@ -146,7 +161,8 @@ class WindowPosterior:
             A = self.attention_matrices(x)
             M, R = order_parameters(A, self.K)
             iu = torch.triu_indices(self.H, self.H)
-            return torch.cat([M.reshape(x.shape[0], -1), R[:, iu[0], iu[1]], specialisation(M)[:, None]], dim=1)
+            return torch.cat([M.reshape(x.shape[0], -1), R[:, iu[0], iu[1]], specialisation(M)[:, None],
+                              alignment(M, self.theta)[:, None]], dim=1)
 
     # ---- initial states
     def prior_draw(self, gen: torch.Generator) -> torch.Tensor:

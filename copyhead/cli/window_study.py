@@ -9,7 +9,8 @@ HELP = "window copier: HMC over all heads (readouts integrated) or Adam from a s
 
 def add_arguments(p):
     sub = p.add_subparsers(dest="what", required=True, metavar="{hmc,adam}")
-    for what, help_ in (("hmc", "HMC, two starts (uniform, specialised) per alpha on one data set"),
+    for what, help_ in (("hmc", "HMC, two starts per alpha on one data set: uniform (a prior draw) and ordered (the "
+                               "theory's lowest-F non-uniform state: specialised, mixed, ...)"),
                         ("adam", "Adam on the full network (MAP) from a symmetric start")):
         q = sub.add_parser(what, help=help_, description=help_)
         add_model_args(q, objective=False)

@@ -1,5 +1,6 @@
 """Window copier in torch: block evidence equal to NumPy, exact gradients, the MAP loss from counts,
-and a short HMC run in the specialised phase (both starts reach the specialised state)."""
+a short HMC run in the specialised phase (both starts reach the specialised state), and the naming of
+finite-V states (alignment, nearest V = inf state)."""
 import numpy as np
 import pytest
 import torch
@@ -68,10 +69,13 @@ def test_short_hmc_in_the_specialised_phase():
     r_u, r_s = out["rows"]
     q_inf = [t["q"] for t in r_u["theory"] if t["phase"] == "specialised"][0]
     assert q_inf == pytest.approx(0.601, abs=2e-3)
+    assert r_s["start"] == "ordered" and r_s["start_phase"] == "specialised"
     for r in (r_u, r_s):
         assert r["acceptance"] > 0.5
         assert r["q_mean"] > 0.4
         assert abs(r["q_mean"] - q_inf) < 0.12
+        assert r["phase"] == "specialised" and r["phase_stable"]  # the nearest V = inf state, modulo symmetry
+        assert r["a_mean"] > 0.9 and r["a_defined"] > 0.9  # aligned heads (softmax: M >= 0)
     assert abs(r_u["q_mean"] - r_s["q_mean"]) < 5 * np.hypot(r_u["q_mcse"], r_s["q_mcse"]) + 0.02
 
 
@@ -89,3 +93,46 @@ def test_window_study_command(tmp_path, capsys):
     assert len(files) == 1 and "provenance" in json.loads(files[0].read_text())
     assert main(["window-study", "hmc", "--alphas", "-1", "--outdir", str(tmp_path)]) == 2
     assert "invalid parameter alphas" in capsys.readouterr().err
+
+
+def test_torch_alignment_equals_numpy_and_linear_copy_weights():
+    """The torch alignment is the NumPy one; Adam's recorded M uses the model's attention (linear: the scores
+    themselves, not their softmax)."""
+    from copyhead.numerics.window_branches import alignment as a_np
+    from copyhead.verification.window import alignment as a_torch, order_parameters
+    from copyhead.verification.window_study import copy_weights
+
+    rng = np.random.default_rng(5)
+    M = rng.standard_normal((6, 3, 2)) * np.array([1.0, 1.0, 1.0, 1e-7, 0.3, 1.0])[:, None, None]
+    for th in (1e-6, 0.25):
+        got = a_torch(torch.as_tensor(M), th).numpy()
+        ref = a_np(M, th)
+        assert np.array_equal(np.isnan(got), np.isnan(ref)) and np.allclose(got[~np.isnan(got)], ref[~np.isnan(ref)],
+                                                                            rtol=1e-14)
+    m = Model(T=5, V=4, alpha=2.0, nu=1.0, heads=2, parents=2, attention="linear")
+    gen = torch.Generator().manual_seed(0)
+    Q = torch.randn(3, 2, m.N, 5, dtype=torch.float64, generator=gen)
+    Kk = torch.randn(3, 2, m.N, 5, dtype=torch.float64, generator=gen)
+    Mw, _ = copy_weights(Q, Kk, m)
+    Mref, _ = order_parameters(Q.transpose(-2, -1) @ Kk / m.N, 2)
+    assert torch.allclose(Mw, Mref, rtol=1e-14, atol=0)
+    assert float(Mw.min()) < 0  # not a softmax
+
+
+def test_nearest_phase_modulo_symmetry():
+    """A symmetric image of the theory's mixed linear state is named 'mixed' at distance 0; the aligned state
+    is named by the (unstable) specialised saddle."""
+    from copyhead.numerics.window_free import WindowFreeEnergy
+    from copyhead.numerics.window_solve import solve_window
+    from copyhead.verification.window_study import nearest_phase, stationary_states
+
+    m = Model(heads=2, parents=2, attention="linear")
+    res = solve_window(m)
+    fe = WindowFreeEnergy(m)
+    states = stationary_states(res, fe, 12.0)
+    x = [x for lab, st, x in states if lab == "mixed" and st][0]
+    S = fe.symmetry_matrices()[5]
+    assert nearest_phase(fe, states, fe.order_parameters(S @ x)[0]) == ("mixed", True, pytest.approx(0, abs=1e-9))
+    c = float(np.linalg.norm(fe.order_parameters(x)[0][0]))
+    lab, stable, d = nearest_phase(fe, states, np.array([[c, 0.0], [0.0, -c]]))
+    assert lab == "specialised" and not stable and d < 0.1

@@ -2,6 +2,9 @@ r"""The informative-parent criterion: which subset of the window the selector ke
 
 Derivation (first order in the classifier scale ``a``; the paper's first training stage)
 ----------------------------------------------------------------------------------------
+The runnable SymPy derivation is ``derivations/14_induction_selector.py`` (steps and their symbolic
+checks in :mod:`copyhead.theory.symbolic.induction`; LaTeX in
+``derivations/out/14_induction_selector.tex``); this is its summary.
 Take a perfect copier (head ``h`` copies offset ``k_h``, so the normalised head output at position
 ``t`` is the one-hot ``e_{x_{t-k_h}}``; zero when ``t - k_h < 1``). For a subset ``U`` of offsets
 the selector kernel between a key position ``t'`` and the query position ``L + 1`` is
@@ -38,13 +41,32 @@ containing the token component ``x`` or the empty subset have ``g_U = 0``: the q
 empty and the constant kernel does not move the softmax). The predicted subset is therefore
 ``U* = argmax_{U subset of {1..M}, 1 <= |U| <= D} I(U)``.
 
+Conditions: (1) a sharp copier (one-hot head outputs, so ``K_U`` is a product of indicators);
+(2) first order in ``a`` (the paper starts at ``a = 0.01``); (3) ``L`` much longer than the mixing
+time of the chain (time averages are stationary probabilities; the query's ``(z, y)`` is a
+stationary draw) -- nearly absorbing Dirichlet(0.1) rows mix slowly, and at finite ``L`` the signal
+differs by ``O(tau/L)``; (4) equal starting ``c_U``; (5) ``eps -> 0`` in the limit (the model's
+``eps`` changes the denominator to ``(1 - eps) phat + eps / S``, as :func:`selector_signal` uses).
+
+Caveat (imperfect copier). Referee's measurement: with the paper's initial copier (offset weight
+0.948) the real first-order signal at ``S = 3``, ``L = 50`` is about 8 % below ``I(U)`` and the
+margin between the top two subsets shrinks from 0.028 to 0.017 without changing their order. Our
+check (``python tests/theory/test_induction_derivation.py``; ``n = 3``, ``S = 3``, ``L = 50``, 20 000
+sequences, the torch model's exact ``a -> 0`` signal): window 3 with the paper's copier (own-offset
+weight 0.901): 3-13 % below the sharp-copier signal on the same sequences, 2-12 % below ``I(U)``,
+top-two margin ({1,2} over {2,3}) 0.0286 against 0.0357 (sharp) and 0.0306 (``I(U)``); window 2
+(own-offset weight 0.948): 3-7 % below the sharp copier, 0.4-6 % below ``I(U)``, margin 0.0418
+against 0.0367 and 0.0334. The order of the subsets never changed; the referee's margin 0.017 was
+not reproduced (its exact setting is not known here). The prediction is the order, not the size.
+
 No closed form exists for ``I(U)`` (the stationary law is a rational function of the Dirichlet
 rows): :func:`selector_criterion` computes ``(*)`` exactly per table (stationary law by a linear
 solve, joint law of the window by propagation) and the prior average by Monte Carlo over tables,
 with standard errors and a paired z-score of the winner's margin. Checks
 (``tests/theory/test_induction_selector.py``): ``(*)`` against a long simulated chain, the prior
 average against 2-d quadrature over the two Beta rows at ``S = n = 2``, and the whole derivation
-against the finite-``L`` gradient of the torch model at small ``a``.
+against the finite-``L`` gradient of the torch model at small ``a``; the symbolic steps and their
+numerical counterparts in ``tests/theory/test_induction_derivation.py``.
 """
 from __future__ import annotations
 
