@@ -51,6 +51,13 @@ N_GRID = 4001  # grid of x for the minima and the spinodal window
 N_GRID_FINE = 20001  # grid of x for the coexistence
 
 
+def realised_model(model: Model, alpha: float) -> Model:
+    """The ``V = inf`` model at the ``alpha`` and ``nu`` that a run of ``model.V`` at nominal ``alpha``
+    realises (``P = round(alpha kappa V^2/T)``, ``N = round(nu V^2)``): the theory to compare it with."""
+    fin = model.replace(alpha=alpha)
+    return model.replace(V=None, alpha=fin.alpha_effective, nu=fin.nu_effective)
+
+
 @dataclass(frozen=True)
 class Minimum:
     """A local minimum of ``F`` (``V = inf``) or ``F_V`` at one alpha."""

@@ -36,7 +36,7 @@ def _fmt(v, nd=3, sign=False):
 # --------------------------------------------------------------------------- item 4
 def alpha_c_table(runs: list) -> list:
     """One row per V: the Monte Carlo alpha_c (:func:`alpha_c_at_V`) and the theory predictions."""
-    from copyhead.numerics.finite_size import corrected_coexistence, one_loop_alpha_c, realised_model
+    from copyhead.numerics.finite_size import FiniteSizeTheory
 
     rows = []
     for V in sorted({r["V"] for r in runs}):
@@ -46,15 +46,15 @@ def alpha_c_table(runs: list) -> list:
         mc = alpha_c_at_V(rs)
         model = Model(**{k: v for k, v in rs[0]["model"].items() if k in ("T", "nu", "sigma2", "kappa", "prior")},
                       attention="softmax", V=V)
-        rm = realised_model(model, float(np.mean(mc["alphas"])))
+        fst = FiniteSizeTheory(model)
         lo, hi = min(mc["alphas"]) - 3.0, max(mc["alphas"]) + 3.0
-        cc = corrected_coexistence(rm, V, lo, hi)
+        cc = fst.coexistence(lo, hi)
         # one loop with m integrated exactly: the root of the line through the landscape-integral
         # log-odds that every run stored at its own alpha (theory.log_odds_one_loop)
         th = [(r["alpha_effective"], r["theory"]["log_odds_one_loop"]) for r in rs
               if (r.get("theory") or {}).get("log_odds_one_loop") is not None]
         mc["alpha_c_one_loop_landscape"] = line_root(*zip(*th))["root"] if len({a for a, _ in th}) >= 2 else None
-        mc.update(alpha_c_one_loop=one_loop_alpha_c(rm, V, lo, hi), alpha_c_saddle=None if cc is None else float(cc[0]),
+        mc.update(alpha_c_one_loop=fst.one_loop_alpha_c(lo, hi), alpha_c_saddle=None if cc is None else float(cc[0]),
                   alpha_c_by_data=[d["alpha_c"] for d in mc["by_data"]],
                   wall_s=float(sum(r["wall_s"]["total"] for r in rs)),
                   windows=len(rs[0]["windows"]["centres"]), replicas=rs[0]["options"]["replicas"],
