@@ -19,6 +19,7 @@ from argparse import Namespace
 
 from copyhead.sweep.protocol import Option, TaskType, task_from_command
 
+from . import landscape as _landscape
 from . import langevin as _langevin
 from . import solve as _solve
 from . import switching as _switching
@@ -97,6 +98,16 @@ ATTRS = {
     "m_above": {"long_name": "m on the stable branch just above alpha_c", "units": "1"},
     "residual": {"long_name": "residual of the transition point", "units": "1"},
     "transition": {"long_name": "kind of transition (first-order, second-order, crossover)"},
+    "log_odds": {"long_name": "ln Z_copy - ln Z_uniform of the finite posterior on one data set (umbrella + MBAR)",
+                 "units": "nats"},
+    "log_odds_err": {"long_name": "standard error of log_odds over independent runs", "units": "nats"},
+    "log_odds_mean": {"long_name": "log_odds averaged over the data sets of the task", "units": "nats"},
+    "log_odds_mean_err": {"long_name": "standard error of log_odds_mean (over the data sets when several)",
+                          "units": "nats"},
+    "data_sd": {"long_name": "standard deviation of log_odds over the data sets", "units": "nats"},
+    "split": {"long_name": "copy weight m at the barrier top that splits the two basins", "units": "1"},
+    "barrier_from_dis": {"long_name": "free-energy barrier seen from the disordered basin", "units": "kT"},
+    "barrier_from_copy": {"long_name": "free-energy barrier seen from the copy basin", "units": "kT"},
 }
 
 
@@ -279,6 +290,27 @@ def _alphas_option(module, help=None) -> Option:
     return Option("alphas", "floats", default, None, False, help or o.help)
 
 
+# -------------------------------------------------------------------------------------- landscape
+LANDSCAPE_COLUMNS = ("log_odds", "log_odds_err", "barrier_from_dis", "barrier_from_copy", "split")
+
+
+def _landscape_options(o: dict) -> dict:
+    """The :func:`copyhead.cli.landscape.compute` options of a task (its command-line names)."""
+    return _landscape.options_from_args(Namespace(**{"device": "cpu", **o}))
+
+
+def landscape_validate(o: dict) -> None:
+    _landscape.validate(_landscape_options(o))
+
+
+def landscape_compute(o: dict) -> dict:
+    """``copyhead landscape`` at one ``(V, alpha)``: umbrella sampling + MBAR; one record per data set."""
+    r = _landscape.compute(_landscape_options(o))
+    rows = [{"data_seed": d["data_seed"], **_pick(d, LANDSCAPE_COLUMNS)} for d in r["datasets"]]
+    return {"alpha_effective": r["alpha_effective"], "P": r["P"], "log_odds_mean": r["log_odds"],
+            "log_odds_mean_err": r["log_odds_err"], "data_sd": r["data_sd"], "rows": rows, "row_dims": ["data_seed"], "info": r}
+
+
 def _adapters() -> dict:
     ex = RUN_ONLY + ("alphas",)
     return {
@@ -294,6 +326,8 @@ def _adapters() -> dict:
                                    validate=train_validate, attrs=ATTRS),
         "langevin": task_from_command("langevin", _langevin.add_arguments, langevin_compute, exclude=ex,
                                       extra=(ALPHA,), validate=_sampler_validate(1), attrs=ATTRS),
+        "landscape": task_from_command("landscape", _landscape.add_arguments, landscape_compute, exclude=RUN_ONLY,
+                                       validate=landscape_validate, attrs=ATTRS),
         "switching": task_from_command("switching", _switching.add_arguments, switching_compute, exclude=ex,
                                        extra=(_alphas_option(_switching),), validate=_sampler_validate(2), attrs=ATTRS),
     }

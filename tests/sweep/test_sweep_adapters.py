@@ -23,6 +23,10 @@ CASES = {
                    "fixed": {"n": 2, "S": 3, "L": 12, "heads": 1, "window": 2, "steps": 5, "init": "neutral",
                              "sequences": 8, "val_sequences": 2, "criterion_draws": 10}},
                   ("layer1",), ("copier_parents_parent_weight", "classifier_a", "loss_val", "loss_bayes_val")),
+    "landscape": ({"command": "landscape", "grid": {"alpha": [27.0]},
+                   "fixed": {"V": 6, "replicas": 2, "iters": 50, "warmup": 20, "windows": 6, "data_seeds": "0,1",
+                             "no_theory": True}},
+                  ("alpha", "data_seed"), ("log_odds", "log_odds_err", "split")),
 }
 
 
@@ -39,5 +43,8 @@ def test_adapter_records_become_variables(name, tmp_path):
         assert ((ds.m_mean >= 0) & (ds.m_mean <= 1.5)).all()
     if name.startswith("verify"):
         assert ds.alpha.values.tolist() == [8.0, 10.0] and sorted(ds.start.values) == ["copy", "uniform"]
+    if name == "landscape":  # one record per data set; the task's mean over them is a grid variable
+        assert ds.data_seed.values.tolist() == [0, 1] and ds.log_odds_mean.dims == ("alpha",)
+        assert float(ds.log_odds_mean[0]) == pytest.approx(float(ds.log_odds.mean()), abs=1e-12)
     if name == "switching":
         assert {"alpha_c_theory_inf", "m_threshold"} <= set(ds.data_vars) and ds.alpha_c_theory_inf.dims == ("V",)
