@@ -98,6 +98,14 @@ def grid_minima(F: np.ndarray, xs: np.ndarray) -> list:
     return [(xs[i], F[i]) for i in idx]
 
 
+def realised_model(model: Model, alpha: float) -> Model:
+    """The ``V = inf`` model at the ``alpha`` and ``nu`` realised by the rounded ``P`` and ``N`` at
+    ``model.V`` (``alpha_effective = P T/(kappa V^2)``, ``nu_effective = N/V^2``); the landscape
+    study's helper (:attr:`FiniteSizeTheory.limit` is the same model without the alpha)."""
+    fin = model.replace(alpha=alpha)
+    return model.replace(V=None, alpha=fin.alpha_effective, nu=fin.nu_effective)
+
+
 @lru_cache(maxsize=64)
 def _solved(limit: Model, alpha_range: Optional[tuple] = None) -> Result:
     return solve(limit, alpha_range=alpha_range)

@@ -12,8 +12,9 @@ returns the name and the content of the small file committed in ``results/``:
   is thinned to the records at (or first after) steps 0, 1, 3, 10, 30, 100, ... and the last one.
 * ``icl`` -- ``copyhead icl-regression``: ``icl_<mode>_<attention>_d<d>_L<L>_H<H>[_cov<eigs>].json``;
   training mode without ``history`` (per-step patterns; the steps at which each seed reached the
-  pattern stay in ``per_seed``), posterior mode with the per-draw log posterior of each chain
-  replaced by its mean over the kept draws (``logp_mean_per_chain``).
+  pattern stay in ``per_seed``), posterior mode without each chain's last draw (``last_draw``) and
+  with ``logp_per_chain`` (each chain's mean log posterior over the kept draws, or its per-draw values
+  in older files) as ``logp_mean_per_chain``.
 * ``induction_sweep`` -- ``copyhead sweep`` of ``induction`` over ``sequences`` x ``layer1`` x ``seed``
   (e.g. ``examples/induction_data_size.toml``): ``DIR/sweep.json`` and ``DIR/sweep.nc`` become
   ``sweep_<DIR name>.json``: the final parent weight of every task and, per (layer 1, N), its mean
@@ -120,9 +121,11 @@ def _summarise_icl(source: Path, doc: dict) -> dict:
     rows = []
     for r in doc["posterior"]:
         lp = [float(np.mean(c)) if np.ndim(c) else float(c) for c in r["logp_per_chain"]]
-        rows.append({**{k: v for k, v in r.items() if k != "logp_per_chain"}, "logp_mean_per_chain": lp})
+        rows.append({**{k: v for k, v in r.items() if k not in ("logp_per_chain", "last_draw")},
+                     "logp_mean_per_chain": lp})
     return {**doc, "posterior": rows,
-            "collected": _collected(source, ["posterior[].logp_per_chain (replaced by logp_mean_per_chain)"])}
+            "collected": _collected(source, ["posterior[].logp_per_chain (replaced by logp_mean_per_chain)",
+                                             "posterior[].last_draw"])}
 
 
 # --------------------------------------------------------------------------- the induction data-size sweep

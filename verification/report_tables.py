@@ -11,6 +11,7 @@ computed here: the theory numbers are in the ``*.report.json`` files written by 
 from __future__ import annotations
 
 import math
+import os
 import re
 from typing import Dict, List, Optional
 
@@ -342,16 +343,20 @@ def render_benchmarks(text: str, res: Dict[str, List[dict]]) -> str:
 # --------------------------------------------------------------------------- the generated files
 VERIFICATION_MD = "verification/RESULTS.md"
 BENCHMARKS_MD = "benchmarks/RESULTS.md"
+LANDSCAPE_DIR = "landscape"
+"""The finite-size study's folder under results/ (``examples/landscape_study.py``): its ``RESULTS.md`` is
+rendered by :func:`copyhead.verification.landscape_report.render_report` from the JSON files there."""
 
 
 def render_all(results, root) -> Dict[str, str]:
     """``{relative path: text}`` of every generated file under ``root`` (``verification/RESULTS.md``;
-    ``results/SYSTEMS.md`` when results/ holds results of the new systems or the file exists; and
-    ``benchmarks/RESULTS.md`` when it exists and has marked tables)."""
+    ``results/SYSTEMS.md`` when results/ holds results of the new systems or the file exists;
+    ``benchmarks/RESULTS.md`` when it exists and has marked tables; and ``results/landscape/RESULTS.md``
+    when it exists: the text only, its figures and ``report.json`` are drawn by
+    ``python examples/landscape_study.py report``)."""
     from pathlib import Path
 
     from .report import load_results
-
     from .report_systems import SYSTEM_KINDS
     from .report_systems_tables import SYSTEMS_MD, render_systems
 
@@ -364,6 +369,11 @@ def render_all(results, root) -> Dict[str, str]:
         text = bench.read_text()
         if MARKER.search(text):
             out[BENCHMARKS_MD] = render_benchmarks(text, res)
+    landscape = Path(results) / LANDSCAPE_DIR
+    if (landscape / "RESULTS.md").exists():
+        from .landscape_report import render_report
+
+        out[os.path.relpath(landscape / "RESULTS.md", root)] = render_report(landscape)[0]
     return out
 
 
