@@ -92,6 +92,13 @@ def _matrix(M, digits: int = 3) -> str:
     return "[" + "; ".join(" ".join(f"{v:.{digits}f}" for v in row) for row in M) + "]"
 
 
+def _phase(r: dict) -> str:
+    """The V = inf stationary state nearest to the run's M (``saddle`` when not stable), with its distance."""
+    if not r.get("phase"):
+        return "–"
+    return f"{r['phase']}{'' if r.get('phase_stable', True) else ' (saddle)'} ({f(r.get('phase_distance'), '.3f')})"
+
+
 def _window_hmc(doc: dict) -> str:
     m = doc["model"]
     tr = doc.get("theory_transition") or {}
@@ -103,15 +110,16 @@ def _window_hmc(doc: dict) -> str:
            f"at α = {g(tr.get('alpha'), 6)}, spinodals [{g(tr.get('alpha_spinodal_low'), 5)}, "
            f"{g(tr.get('alpha_spinodal_high'), 5)}]. q = σ_K(M) (specialisation), ⟨M⟩ = posterior mean of the "
            "copy weights m_hk (rows: heads, columns: parents); theory: the V = ∞ stable states at that α, "
-           "lowest F first.", ""]
+           "lowest F first, with q and the alignment a. ⟨a⟩: the alignment averaged over the draws where a head copies.", ""]
     body = []
     for r in doc["rows"]:
-        th = "; ".join(f"{t['phase']} q = {t['q']:.3f}" for t in r["theory"]) or "–"
+        th = "; ".join(f"{t['phase']} q = {t['q']:.3f}, a = {f(t.get('a'), '.3f')}" for t in r["theory"]) or "–"
         body.append([f"{r['alpha']:g}", r["start"], f"{r['q_first']:.3f}", pm(r["q_mean"], r["q_mcse"]),
-                     _matrix(r["M_mean"]), f(r.get("m_mcse_max"), ".4f"), f"{r['acceptance']:.2f}",
-                     str(r["divergences"]), th])
-    out.append(table(["α", "start", "q at the start", "⟨q⟩ ± MCSE", "⟨M⟩", "max MCSE of m_hk", "acceptance",
-                      "divergences", "theory (V = ∞)"], body))
+                     f"{f(r.get('a_mean'), '.3f')} ({f(r.get('a_defined'), '.2f')})", _matrix(r["M_mean"]),
+                     f(r.get("m_mcse_max"), ".4f"), _phase(r), f"{r['acceptance']:.2f}", str(r["divergences"]), th])
+    out.append(table(["α", "start", "q at the start", "⟨q⟩ ± MCSE", "⟨a⟩ (fraction of draws with a copying head)",
+                      "⟨M⟩", "max MCSE of m_hk", "nearest V = ∞ state (distance)", "acceptance", "divergences",
+                      "theory (V = ∞)"], body))
     return "\n".join(out + [""])
 
 
@@ -123,10 +131,11 @@ def _window_adam(doc: dict) -> str:
            f"heads equal at the start up to a relative perturbation {doc['eps']:g}, seed {doc['seed']}. Symmetry "
            "broken: first recorded step with q > 0.05; copying: first recorded step with coverage "
            "(1/K) Σ_k max_h m_hk > 2/T.", ""]
-    body = [[f"{r['alpha']:g}", f"{r['q_final']:.4f}", _matrix(r["M_final"]), f(r.get("break_step"), "d"),
-             f(r.get("copy_step"), "d"), f"{r['loss_per_V2']:.6g}", f"{r['grad_norm']:.1e}"] for r in doc["rows"]]
-    out.append(table(["α", "q final", "M final", "symmetry broken at step", "copying from step", "U/V²",
-                      "\\|∇U\\|"], body))
+    body = [[f"{r['alpha']:g}", f"{r['q_final']:.4f}", f(r.get("a_final"), ".3f"), _matrix(r["M_final"]), _phase(r),
+             f(r.get("break_step"), "d"), f(r.get("copy_step"), "d"), f"{r['loss_per_V2']:.6g}",
+             f"{r['grad_norm']:.1e}"] for r in doc["rows"]]
+    out.append(table(["α", "q final", "a final", "M final", "nearest V = ∞ state (distance)", "symmetry broken at step",
+                      "copying from step", "U/V²", "\\|∇U\\|"], body))
     return "\n".join(out + [""])
 
 
