@@ -51,13 +51,6 @@ N_GRID = 4001  # grid of x for the minima and the spinodal window
 N_GRID_FINE = 20001  # grid of x for the coexistence
 
 
-def realised_model(model: Model, alpha: float) -> Model:
-    """The ``V = inf`` model at the ``alpha`` and ``nu`` that a run of ``model.V`` at nominal ``alpha``
-    realises (``P = round(alpha kappa V^2/T)``, ``N = round(nu V^2)``): the theory to compare it with."""
-    fin = model.replace(alpha=alpha)
-    return model.replace(V=None, alpha=fin.alpha_effective, nu=fin.nu_effective)
-
-
 @dataclass(frozen=True)
 class Minimum:
     """A local minimum of ``F`` (``V = inf``) or ``F_V`` at one alpha."""
@@ -103,6 +96,14 @@ def grid_minima(F: np.ndarray, xs: np.ndarray) -> list:
     d = np.diff(F)
     idx = np.nonzero((d[:-1] < 0) & (d[1:] >= 0))[0] + 1
     return [(xs[i], F[i]) for i in idx]
+
+
+def realised_model(model: Model, alpha: float) -> Model:
+    """The ``V = inf`` model at the ``alpha`` and ``nu`` realised by the rounded ``P`` and ``N`` at
+    ``model.V`` (``alpha_effective = P T/(kappa V^2)``, ``nu_effective = N/V^2``); the landscape
+    study's helper (:attr:`FiniteSizeTheory.limit` is the same model without the alpha)."""
+    fin = model.replace(alpha=alpha)
+    return model.replace(V=None, alpha=fin.alpha_effective, nu=fin.nu_effective)
 
 
 @lru_cache(maxsize=64)

@@ -46,15 +46,15 @@ def alpha_c_table(runs: list) -> list:
         mc = alpha_c_at_V(rs)
         model = Model(**{k: v for k, v in rs[0]["model"].items() if k in ("T", "nu", "sigma2", "kappa", "prior")},
                       attention="softmax", V=V)
-        fst = FiniteSizeTheory(model)
+        theory = FiniteSizeTheory(model)
         lo, hi = min(mc["alphas"]) - 3.0, max(mc["alphas"]) + 3.0
-        cc = fst.coexistence(lo, hi)
+        cc = theory.coexistence(lo, hi)
         # one loop with m integrated exactly: the root of the line through the landscape-integral
         # log-odds that every run stored at its own alpha (theory.log_odds_one_loop)
         th = [(r["alpha_effective"], r["theory"]["log_odds_one_loop"]) for r in rs
               if (r.get("theory") or {}).get("log_odds_one_loop") is not None]
         mc["alpha_c_one_loop_landscape"] = line_root(*zip(*th))["root"] if len({a for a, _ in th}) >= 2 else None
-        mc.update(alpha_c_one_loop=fst.one_loop_alpha_c(lo, hi), alpha_c_saddle=None if cc is None else float(cc[0]),
+        mc.update(alpha_c_one_loop=theory.one_loop_alpha_c(lo, hi), alpha_c_saddle=None if cc is None else float(cc[0]),
                   alpha_c_by_data=[d["alpha_c"] for d in mc["by_data"]],
                   wall_s=float(sum(r["wall_s"]["total"] for r in rs)),
                   windows=len(rs[0]["windows"]["centres"]), replicas=rs[0]["options"]["replicas"],
@@ -193,7 +193,24 @@ def plot_collapse(study: dict, path) -> str:
 
 
 # --------------------------------------------------------------------------- the report
-def write_report(out: Path, switching_v8: dict) -> list:
+# The direct measurement the umbrella alpha_c at V = 8 is compared with (verification/RESULTS.md, switching)
+SWITCHING_V8 = {"alpha_c": 27.18, "err": 0.05,
+                "command": "copyhead switching --V 8 --alphas 25,26,26.5,27,27.5,28,29 --iters 20000 --chains 4"}
+
+
+def write_report(out: Path, switching_v8: dict = SWITCHING_V8) -> list:
+    """Write ``RESULTS.md``, ``report.json`` and the figures into ``out``; returns the paths."""
+    text, doc, paths = render_report(out, switching_v8, figures=True)
+    paths.append(atomic_write(Path(out) / "RESULTS.md", lambda f: f.write(text)))
+    paths.append(write_json(doc, Path(out) / "report.json", provenance=provenance()))
+    return paths
+
+
+def render_report(out: Path, switching_v8: dict = SWITCHING_V8, figures: bool = False):
+    """``(text of RESULTS.md, content of report.json, figure paths)`` from the result files in ``out``.
+
+    Deterministic given the files (``copyhead report --check`` compares the text with the committed
+    ``RESULTS.md``); ``figures=True`` also draws every figure (the paths are returned)."""
     from copyhead.numerics.solve import solve
 
     from .landscape_plots import plot_alpha_c, plot_landscape
@@ -209,7 +226,7 @@ def write_report(out: Path, switching_v8: dict) -> list:
     # item 3 -------------------------------------------------------------------------------------
     land = sorted(_load(out / "landscape", "landscape_*.json"), key=lambda r: (r["V"], r["alpha"]))
     short = {(r["V"], round(r["alpha_effective"], 6)): r for r in _load(out / "alpha_c", "V*_alpha*.json")}
-    for r in land + list(short.values()):  # figures follow the current plotting code
+    for r in (land + list(short.values())) if figures else []:  # figures follow the current plotting code
         plot_landscape(r, Path(r["_file"]).with_suffix(".png"))
     if land:
         lines += ["## Free energy along m (umbrella sampling + MBAR)", "",
@@ -308,7 +325,8 @@ def write_report(out: Path, switching_v8: dict) -> list:
         for key, f in fits.items():
             lines.append(f"| {f['alpha_inf']:.3f} ± {f['alpha_inf_err']:.3f} ({key}) | {f['a']:.2f} ± {f['a_err']:.2f} | "
                          f"{f['b']:.1f} ± {f['b_err']:.1f} | {f['chi2']:.2f} / {f['dof']} |")
-        paths.append(plot_alpha_c(table, fits, out / "alpha_c.png"))
+        if figures:
+            paths.append(plot_alpha_c(table, fits, out / "alpha_c.png"))
         lines += ["", "Figure: `alpha_c.png`. Landscape of every run (profile beside the theory landscapes; "
                   "drawn by this command from the JSON files, not committed): "
                   + ", ".join(f"`{Path(r['_file']).with_suffix('.png').relative_to(out)}`"
@@ -350,11 +368,9 @@ def write_report(out: Path, switching_v8: dict) -> list:
             for name, v in q.items():
                 lines.append(f"| {subset} | {name} | {v['S']:.2f} | {v['rms']:.4f} | {v['n']} | "
                              f"{_fmt(v.get('chi2_per_point_vs_phi'), 2)} | {_fmt(v.get('rms_vs_phi'), 4)} |")
-        paths.append(plot_collapse(st, out / "collapse.png"))
+        if figures:
+            paths.append(plot_collapse(st, out / "collapse.png"))
         lines += ["", "Figure: `collapse.png`.", ""]
         doc["collapse"] = {"landau": lc, "quality": st["quality"], "window": st["window"],
                            "sizes": [{k: s[k] for k in ("V", "alpha_c_one_loop", "wall_s")} for s in st["sizes"]]}
-    text = "\n".join(lines) + "\n"
-    paths.append(atomic_write(out / "RESULTS.md", lambda f: f.write(text)))
-    paths.append(write_json(doc, out / "report.json", provenance=provenance()))
-    return paths
+    return "\n".join(lines) + "\n", doc, paths

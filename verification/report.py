@@ -14,6 +14,9 @@ module fills ``results/``:
   not copied (they stay in the run's folder).
 * Benchmarks: ``python benchmarks/run.py --json results/benchmarks_NAME.json`` writes its rows there
   directly.
+* The new systems (``copyhead scaling``, ``window-study``, ``induction``, ``icl-regression`` and the
+  induction data-size sweep): :mod:`copyhead.verification.report_systems` names and slims their files
+  (no traces; provenance kept) before they are written to ``results/``.
 
 Branch crossings (switching). A draw is on the copy branch when ``m`` exceeds the threshold of the
 run (the saddle of ``F - e1/V`` at its coexistence, ``m_threshold`` of the switching summary), as in
@@ -37,13 +40,16 @@ import numpy as np
 from copyhead.io import provenance, write_json
 from copyhead.theory.model import Model, ParameterError
 
+from .report_systems import SYSTEM_KINDS, summarise, system_kind
+
 DERIVED_SUFFIX = ".report.json"
 DERIVED_FORMAT = "copyhead.report_derived/1"
 
 
 # --------------------------------------------------------------------------- what a file is
 def kind_of(path: Path, doc) -> Optional[str]:
-    """``"verify" | "train" | "langevin" | "switching" | "benchmarks"`` for a result file, else None."""
+    """``"verify" | "train" | "langevin" | "switching" | "benchmarks"`` or one of
+    :data:`~copyhead.verification.report_systems.SYSTEM_KINDS` for a result file, else None."""
     name = path.name
     if name.endswith(DERIVED_SUFFIX) or not isinstance(doc, dict):
         return None
@@ -57,7 +63,7 @@ def kind_of(path: Path, doc) -> Optional[str]:
         return "train"
     if name.startswith("langevin_") and isinstance(doc.get("rows"), list) and "method" in doc:
         return "langevin"
-    return None
+    return system_kind(path, doc)
 
 
 def _read(path: Path):
@@ -218,6 +224,11 @@ def collect(source: Path, results: Path, log=print) -> List[Path]:
         doc = _read(p)
         kind = kind_of(p, doc)
         if kind is None or kind == "benchmarks":
+            continue
+        if kind in SYSTEM_KINDS:
+            name, summary = summarise(kind, p, doc)
+            written.append(write_json(summary, results / name))
+            log(f"collected {kind}: {p} -> {results / name}")
             continue
         t0 = time.perf_counter()
         sources = [p]
