@@ -59,8 +59,9 @@ def add_model_args(p, attentions=ATTENTIONS, attention_default="softmax", object
         return {"default": None, "help": f"{_HELP.get(name, name)} (default: {value})"} if explicit else \
             {"default": value, "help": _HELP.get(name, name)}
 
+    shown = attention_default if attention_default is not None else " and ".join(attentions)  # None: every one
     p.add_argument("--attention", choices=attentions, **dict(dflt("attention", attention_default),
-                                                             help=f"attention nonlinearity (default: {attention_default})"))
+                                                             help=f"attention nonlinearity (default: {shown})"))
     p.add_argument("--prior", choices=PRIORS, **dflt("prior", MODEL_DEFAULTS["prior"]))
     if objective:
         p.add_argument("--objective", choices=OBJECTIVES, **dflt("objective", MODEL_DEFAULTS["objective"]))
