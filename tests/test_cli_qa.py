@@ -22,3 +22,16 @@ def test_solve_help_states_that_both_attentions_run_by_default(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "default: None" not in out
     assert "attention nonlinearity (default: softmax and linear)" in out
+
+
+def test_phase_diagram_grid_of_one_is_rejected_before_the_lines_are_computed(monkeypatch, capsys):
+    """``--grid 1`` used to compute every phase line and then fail in the map as 'n=1'."""
+    import copyhead.numerics.phase_diagram as pd
+
+    def no_lines(*a, **k):
+        raise AssertionError("phase lines computed before the options were validated")
+
+    monkeypatch.setattr(pd, "phase_lines", no_lines)
+    assert _rc(["phase-diagram", "--vary", "sigma2", "0.05", "1", "--n", "3", "--grid", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("copyhead: error: invalid parameter grid=1") and "\n" not in err
