@@ -35,3 +35,13 @@ def test_phase_diagram_grid_of_one_is_rejected_before_the_lines_are_computed(mon
     assert _rc(["phase-diagram", "--vary", "sigma2", "0.05", "1", "--n", "3", "--grid", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("copyhead: error: invalid parameter grid=1") and "\n" not in err
+
+
+@pytest.mark.parametrize("values,attention", [("2,16,128", "softmax"), ("2,4", "linear")])
+def test_scaling_from_T_2_draws_its_figure(tmp_path, values, attention, capsys):
+    """A law without a value at small T (T = 2) gave a curve shorter than the leading law's and the
+    figure crashed ('operands could not be broadcast') after the solves; README's own example starts at T = 2."""
+    rc = _rc(["scaling", "--vary", "T", "--values", values, "--attention", attention, "--outdir", str(tmp_path),
+              "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    assert any(p.suffix == ".png" for p in tmp_path.iterdir())
