@@ -45,3 +45,15 @@ def test_scaling_from_T_2_draws_its_figure(tmp_path, values, attention, capsys):
               "--quiet"])
     assert rc == 0, capsys.readouterr().err
     assert any(p.suffix == ".png" for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv", [["verify", "--V", "6", "--iters", "20"], ["switching", "--V", "6", "--iters", "20"],
+                                  ["train", "--V", "6"], ["langevin", "--V", "6"],
+                                  ["window-study", "hmc", "--V", "6"], ["check-ansatz"]])
+def test_repeated_alphas_are_rejected_before_computing(argv, tmp_path, capsys):
+    """``verify --alphas 30,20,20`` sampled, wrote part of its files and then died with an internal
+    error ('every alpha needs the same number of chains')."""
+    assert _rc(argv + ["--alphas", "30,20,20", "--outdir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "copyhead: error: invalid parameter alphas='30,20,20': must not repeat a value"
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
