@@ -57,3 +57,14 @@ def test_repeated_alphas_are_rejected_before_computing(argv, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == "copyhead: error: invalid parameter alphas='30,20,20': must not repeat a value"
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_induction_degree_zero_is_a_parameter_error(capsys):
+    """``induction --degree 0`` trained, then crashed on a missing gradient (internal error, exit 1)."""
+    from copyhead.theory.induction import InductionModel
+    from copyhead.theory.model import ParameterError
+
+    with pytest.raises(ParameterError, match="degree"):
+        InductionModel(degree=0)
+    assert _rc(["induction", "--degree", "0", "--steps", "5", "--sequences", "50"]) == 2
+    assert capsys.readouterr().err.strip().startswith("copyhead: error: invalid parameter degree=0")
