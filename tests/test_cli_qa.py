@@ -68,3 +68,14 @@ def test_induction_degree_zero_is_a_parameter_error(capsys):
         InductionModel(degree=0)
     assert _rc(["induction", "--degree", "0", "--steps", "5", "--sequences", "50"]) == 2
     assert capsys.readouterr().err.strip().startswith("copyhead: error: invalid parameter degree=0")
+
+
+def test_sweep_of_solve_rejects_an_empty_alpha_window_before_running(tmp_path, capsys):
+    """A grid point with alpha_min >= alpha_max was only found when its task ran (exit 1 after the
+    other tasks); the sweep validates every grid point first, so it must be caught there."""
+    spec = tmp_path / "s.toml"
+    spec.write_text('command = "solve"\n[grid]\nalpha_min = [1, 10]\n[fixed]\nattention = "linear"\nalpha_max = 5\n')
+    assert _rc(["sweep", str(spec), "--executor", "serial", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("copyhead: error: invalid parameter alpha range=(10.0, 5.0)"), err
+    assert not (tmp_path / "o" / "tasks").exists() or not any((tmp_path / "o" / "tasks").iterdir())
