@@ -127,11 +127,19 @@ def m_slope(k: Kernel, x: float, alpha: float) -> tuple:
 
 
 def x_grid(k: Kernel, n: int = 600) -> np.ndarray:
-    """Grid of ``x`` for root scanning on the model's domain."""
+    """Grid of ``x`` for root scanning on the model's domain.
+
+    With a kink (MAP qk softmax, ``s = 0``) the grid holds both one-sided points ``0-`` and ``0+``,
+    so a root of ``F_x`` between the kink and its neighbouring grid point is bracketed on its own
+    side (the cell across the kink is the kink itself and is skipped by the scans).
+    """
     d = k.domain
     if k.model.attention == "linear":
         return np.concatenate([[_EPS_SIDE], np.geomspace(1e-9, d.hi, n)])
-    return np.linspace(-12.0, 45.0, n)
+    xs = np.linspace(-12.0, 45.0, n)
+    if d.kink is not None:
+        xs = np.union1d(xs, [d.kink - _EPS_SIDE, d.kink + _EPS_SIDE])
+    return xs
 
 
 def _sign_change_roots(k: Kernel, xs: np.ndarray, alpha: float, vals: np.ndarray):

@@ -309,11 +309,13 @@ def trace(
         if hit_boundary is not None:
             xb, ab = sk.xa(hit_boundary)
             if a_lo <= ab <= a_hi:
+                _fold_on_segment(sk, y, t, hit_boundary, folds)
                 record(hit_boundary, k(xb, ab))
                 end = "x_range"
                 break
             yb = _boundary_point(sk, y, hit_boundary, a_lo, a_hi, x_lo, x_hi)  # leaves the alpha window first
             if yb is not None:
+                _fold_on_segment(sk, y, t, yb, folds)
                 record(yb, k(*sk.xa(yb)))
                 end = "alpha_range"
                 break
@@ -322,16 +324,14 @@ def trace(
             raise ContinuationError(f"corrector failed near x={xc:.6g}, alpha={ac:.6g} (step below {h_min:g})")
         yn, dn = got
         xcur, acur = sk.xa(yn)
-        tn = sk.tangent(dn, acur, t)
-        if np.sign(tn[1]) != np.sign(t[1]) and t[1] != 0:
-            # fold between y and yn: bisect on F_xx along alpha(x), then check the extended system
-            folds.append(refine_fold_bracketed(k, sk.xa(y), (xcur, acur), x_scale))
         if acur < a_lo or acur > a_hi or xcur < x_lo or xcur > x_hi:
             end = "alpha_range" if (acur < a_lo or acur > a_hi) else "x_range"
             yb = _boundary_point(sk, y, yn, a_lo, a_hi, x_lo, x_hi)
-            if yb is not None:
+            if yb is not None:  # only a fold inside the domain counts: between y and the boundary point
+                _fold_on_segment(sk, y, t, yb, folds)
                 record(yb, k(*sk.xa(yb)))
             break
+        tn = _fold_on_segment(sk, y, t, yn, folds, dn)
         record(yn, dn)
         y, t = yn, tn
         h = min(h * 1.3, h_max)
@@ -346,6 +346,24 @@ def trace(
     arr = np.array(pts, float)
     return Curve(x=arr[:, 0], alpha=arr[:, 1], F=arr[:, 2], F_xx=arr[:, 3], residual=arr[:, 4],
                  folds=folds, end_reasons=("start", end))
+
+
+def _fold_on_segment(sk: _Scaled, y, t, yn, folds: list, dn=None):
+    """Tangent at the curve point ``yn`` (continuing ``t``); if its alpha-component changes sign
+    between ``y`` and ``yn`` there is a fold on the segment: it is refined (bisection on ``F_xx``
+    along ``alpha(x)``, then a check of the extended system) and appended to ``folds``.
+
+    Every accepted segment goes through here, including the last one ending on the x- or
+    alpha-boundary, so each sign change of ``F_xx`` along a curve has its fold (a fold between the
+    last step and a boundary point -- e.g. next to the MAP kink ``s = 0`` -- was missed before).
+    """
+    xn, an = sk.xa(yn)
+    if dn is None:
+        dn = sk.k(xn, an)
+    tn = sk.tangent(dn, an, t)
+    if np.sign(tn[1]) != np.sign(t[1]) and t[1] != 0:
+        folds.append(refine_fold_bracketed(sk.k, sk.xa(y), (xn, an), sk.xs))
+    return tn
 
 
 def _boundary_point(sk: _Scaled, y, yn, a_lo, a_hi, x_lo, x_hi):

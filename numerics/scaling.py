@@ -141,16 +141,18 @@ LAW_NAME = {"leading": "leading law", "first_correction": "first correction", "n
 
 
 def _law_curves(study, T_lo, T_hi, n=60) -> dict:
-    """``{law: (T, value)}`` of the large-``T`` laws on a log grid from ``T_lo`` to ``T_hi`` (laws
-    that have no value at some ``T`` are drawn where they have one)."""
+    """``{law: (T, value)}`` of the large-``T`` laws on one log grid of ``n`` points from ``T_lo`` to
+    ``T_hi``; every law on the same grid, NaN where it has no value (e.g. ``ln ln T`` at small
+    ``T``), so curves can be divided pointwise and are drawn where they have a value."""
     m = study.model
+    ts = np.geomspace(T_lo, T_hi, n)
     curves = {}
-    for t in np.geomspace(T_lo, T_hi, n):
+    for i, t in enumerate(ts):
         v = law_values(float(t), m.nu, m.sigma2, m.attention, m.prior, m.objective)
         for k in LAW_STYLE:
             if k != "m_above" and v.get(k) is not None:
-                curves.setdefault(k, []).append((t, v[k]))
-    return {k: tuple(np.array(c) for c in zip(*pts)) for k, pts in curves.items()}
+                curves.setdefault(k, np.full(n, np.nan))[i] = v[k]
+    return {k: (ts, vals) for k, vals in curves.items()}
 
 
 def _law_label(study, k) -> str:

@@ -241,7 +241,15 @@ def debiased_step(p: ICLRegression, L: Optional[int] = None) -> np.ndarray:
 # --------------------------------------------------------------------------- ridge (exact Monte Carlo)
 def wishart_bartlett(d: int, dof: int, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` draws of ``W ~ Wishart_d(dof, I)`` by the Bartlett decomposition ``W = A A^T``
-    (``A`` lower triangular, ``A_jj^2 ~ chi2(dof - j)``, ``A_jk ~ N(0, 1)`` below the diagonal)."""
+    (``A`` lower triangular, ``A_jj^2 ~ chi2(dof - j)``, ``A_jk ~ N(0, 1)`` below the diagonal).
+
+    Bartlett needs ``dof >= d``; for an integer ``dof < d`` (a prompt shorter than the dimension:
+    ``X^T X`` has rank ``dof``) the singular Wishart is drawn by its definition ``W = G G^T`` with
+    ``G`` a ``d x dof`` standard normal matrix.
+    """
+    if dof < d:
+        G = rng.standard_normal((n, d, int(dof)))
+        return G @ np.swapaxes(G, 1, 2)
     A = np.tril(rng.standard_normal((n, d, d)), -1)
     idx = np.arange(d)
     A[:, idx, idx] = np.sqrt(rng.chisquare(dof - idx, size=(n, d)))

@@ -73,7 +73,7 @@ def _figure(model, checks, args, path):
 
 def run(args) -> int:
     model = model_from_args(args)
-    alphas = floats("alphas", args.alphas) if args.alphas else None
+    alphas = floats("alphas", args.alphas, distinct=True) if args.alphas else None
     out = Outputs(args, stem=f"check_ansatz_{model.prior}_{model.objective}_T{model.T}")
     from copyhead.io import write_csv
     from copyhead.numerics.ansatz_check import check_softmax_ansatz

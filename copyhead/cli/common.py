@@ -59,8 +59,9 @@ def add_model_args(p, attentions=ATTENTIONS, attention_default="softmax", object
         return {"default": None, "help": f"{_HELP.get(name, name)} (default: {value})"} if explicit else \
             {"default": value, "help": _HELP.get(name, name)}
 
+    shown = attention_default if attention_default is not None else " and ".join(attentions)  # None: every one
     p.add_argument("--attention", choices=attentions, **dict(dflt("attention", attention_default),
-                                                             help=f"attention nonlinearity (default: {attention_default})"))
+                                                             help=f"attention nonlinearity (default: {shown})"))
     p.add_argument("--prior", choices=PRIORS, **dflt("prior", MODEL_DEFAULTS["prior"]))
     if objective:
         p.add_argument("--objective", choices=OBJECTIVES, **dflt("objective", MODEL_DEFAULTS["objective"]))
@@ -195,15 +196,17 @@ def given(args, names) -> dict:
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
-def floats(name: str, text: str, positive: bool = True) -> list:
-    """A comma-separated list of finite numbers (``> 0`` when ``positive``); ParameterError names
-    the option."""
+def floats(name: str, text: str, positive: bool = True, distinct: bool = False) -> list:
+    """A comma-separated list of finite numbers (``> 0`` when ``positive``; no value twice when
+    ``distinct``, e.g. the alphas of a sweep, which key its rows); ParameterError names the option."""
     try:
         vals = [float(a) for a in str(text).split(",") if a.strip()]
     except ValueError:
         raise ParameterError(name, text, "must be a comma-separated list of numbers") from None
     if not vals or any(not math.isfinite(v) or (positive and v <= 0) for v in vals):
         raise ParameterError(name, text, "must be a non-empty list of finite numbers" + (" > 0" if positive else ""))
+    if distinct and len(set(vals)) < len(vals):
+        raise ParameterError(name, text, "must not repeat a value")
     return vals
 
 

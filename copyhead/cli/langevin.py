@@ -34,7 +34,7 @@ def _check(args):
     """Validate every option before any computation; returns ``(model, alphas)``."""
     set_threads(args.threads)
     model = model_from_args(args, objective="posterior", V=args.V)
-    alphas = floats("alphas", args.alphas) if args.alphas else None
+    alphas = floats("alphas", args.alphas, distinct=True) if args.alphas else None
     at_least("chains", args.chains, 1)
     at_least("iters", args.iters, 10)
     return model, alphas

@@ -56,8 +56,8 @@ def _map_alphas(args, pd):
 def _validate_map(args):
     from copyhead.theory.model import ParameterError
 
-    if args.grid < 0:
-        raise ParameterError("grid", args.grid, "must be >= 0")
+    if args.grid < 0 or args.grid == 1:  # the map takes --grid values and --grid alphas: one is no grid
+        raise ParameterError("grid", args.grid, "must be 0 (no map) or >= 2")
     if args.refine < 0:
         raise ParameterError("refine", args.refine, "must be >= 0")
     if (args.alpha_min is None) != (args.alpha_max is None):

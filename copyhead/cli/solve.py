@@ -26,9 +26,12 @@ def alpha_range(args):
         return None
     from copyhead.theory.model import ParameterError
 
+    window = (args.alpha_min, args.alpha_max)
     if args.alpha_min is None or args.alpha_max is None:
-        raise ParameterError("alpha range", (args.alpha_min, args.alpha_max), "give both --alpha-min and --alpha-max")
-    return (args.alpha_min, args.alpha_max)
+        raise ParameterError("alpha range", window, "give both --alpha-min and --alpha-max")
+    if not (0 < window[0] < window[1] and math.isfinite(window[1])):
+        raise ParameterError("alpha range", window, "needs 0 < --alpha-min < --alpha-max, finite")
+    return window
 
 
 def run(args) -> int:
@@ -41,11 +44,6 @@ def run(args) -> int:
     attentions = [args.attention] if args.attention else ["softmax", "linear"]
     models = [model_from_args(args, attention=a) for a in attentions]  # validate before computing
     window = alpha_range(args)
-    if window is not None:
-        from copyhead.theory.model import ParameterError
-
-        if not (0 < window[0] < window[1] and math.isfinite(window[1])):
-            raise ParameterError("alpha range", window, "needs 0 < --alpha-min < --alpha-max, finite")
     folder = outdir(args.outdir)
     from copyhead.io import provenance
     from copyhead.numerics.datasets import solve_dataset

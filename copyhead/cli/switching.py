@@ -91,7 +91,7 @@ def run(args) -> int:
 
     set_threads(args.threads)
     model = model_from_args(args, objective="posterior", V=args.V)
-    alphas = floats("alphas", args.alphas)
+    alphas = floats("alphas", args.alphas, distinct=True)
     at_least("chains", args.chains, 2)
     at_least("iters", args.iters, 10)
     at_least("warmup", args.warmup, 0)

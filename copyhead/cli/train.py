@@ -60,7 +60,7 @@ def _check(args):
 
     set_threads(args.threads)
     model = model_from_args(args, objective="map", V=args.V)
-    alphas = floats("alphas", args.alphas) if args.alphas else None
+    alphas = floats("alphas", args.alphas, distinct=True) if args.alphas else None
     inits = [s.strip() for s in args.inits.split(",")]
     if not inits or any(i not in INITS for i in inits):
         raise ParameterError("inits", args.inits, "must be a comma-separated subset of prior, copy")

@@ -47,7 +47,7 @@ def _sampling_options(args) -> dict:
     at_least("iters", o["iters"], 10)
     at_least("leapfrog", o["leapfrog"], 1)
     at_least("checkpoint_every", o["checkpoint_every"], 1)
-    o["alphas"] = floats("alphas", o["alphas"]) if o["alphas"] is not None else None
+    o["alphas"] = floats("alphas", o["alphas"], distinct=True) if o["alphas"] is not None else None
     o["warmup"] = o["warmup"] if o["warmup"] is not None else max(100, o["iters"] // 2)
     at_least("warmup", o["warmup"], 0)
     o["device"] = device(o["device"])

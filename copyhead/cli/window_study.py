@@ -36,7 +36,7 @@ def run(args) -> int:
     from copyhead.theory.model import ParameterError
 
     model = model_from_args(args, objective="posterior")
-    alphas = floats("alphas", args.alphas)
+    alphas = floats("alphas", args.alphas, distinct=True)
     if model.prior != "qk":
         raise ParameterError("prior", model.prior, "the window sampler implements the qk prior")
     for a in alphas:

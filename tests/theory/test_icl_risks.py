@@ -83,6 +83,10 @@ def test_bartlett_wishart_moments():
     assert np.allclose(W.mean(0), 7 * np.eye(3), atol=0.1)
     # E[W^2] = m (m + d + 1) I for Sigma = I
     assert np.allclose((W @ W).mean(0), 7 * 11 * np.eye(3), rtol=0.03, atol=1.0)
+    W = wishart_bartlett(4, 2, 100000, rng)  # singular: dof < d
+    assert np.allclose(W.mean(0), 2 * np.eye(4), atol=0.05)
+    assert np.allclose((W @ W).mean(0), 2 * 7 * np.eye(4), rtol=0.03, atol=0.5)
+    assert np.linalg.matrix_rank(W[0]) == 2
 
 
 def _gd_errors(p, b, Gamma, centred=False):
@@ -142,9 +146,10 @@ def test_isotropic_closed_forms():
     assert risk_debiased_gd(p) == pytest.approx(p.sigma2 + c / (p.L - 1 + c), rel=1e-14)
 
 
-@pytest.mark.parametrize("eigs", [None, (2.0, 1.0, 0.3)])
-def test_ridge_risk_matches_the_ridge_predictor(eigs):
-    p = ICLRegression(d=3, L=6, sigma2=0.2, cov_eigs=eigs)
+@pytest.mark.parametrize("eigs,L", [(None, 6), ((2.0, 1.0, 0.3), 6), ((2.0, 1.0, 0.3), 2)])
+def test_ridge_risk_matches_the_ridge_predictor(eigs, L):
+    """L = 2 < d: the singular Wishart (Bartlett's chi2(L - j) has no draw for j >= L; it raised)."""
+    p = ICLRegression(d=3, L=L, sigma2=0.2, cov_eigs=eigs)
     r, se = risk_ridge(p, n_mc=100000)
     b = _prompts(p, 200000, seed=11)
     e = (ridge_predict(p, b["x"], b["y"], b["xq"]) - b["yq"]) ** 2

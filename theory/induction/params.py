@@ -47,7 +47,9 @@ class InductionModel:
         Window ``M``: layer-1 head ``h`` attends to offsets ``1 .. M``. ``None`` -> ``max(H, n-1)``
         (the paper's initialisation puts head ``h`` on offset ``h``, which needs ``M >= H``).
     degree : int
-        Largest subset size ``D`` of the selector's polynomial kernel, ``0 <= D <= H + 1``.
+        Largest subset size ``D`` of the selector's polynomial kernel, ``1 <= D <= H + 1`` (with
+        ``D = 0`` only the constant term is left: the prediction ignores the sequence, layer 1 gets
+        no gradient and the selector criterion is undefined).
     eps : float
         Uniform mixing of the prediction, ``(1 - eps) p + eps / S``, ``0 <= eps < 1``.
     layer1 : {"softmax", "linear"}
@@ -78,7 +80,7 @@ class InductionModel:
         set_("window", _check_int("window", window, 1))
         if self.window >= self.L:
             raise ParameterError("window", self.window, f"must be < L = {self.L}")
-        set_("degree", _check_int("degree", self.degree, 0))
+        set_("degree", _check_int("degree", self.degree, 1))
         if self.degree > self.heads + 1:
             raise ParameterError("degree", self.degree, f"must be <= heads + 1 = {self.heads + 1}")
         try:

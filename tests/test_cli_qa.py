@@ -1,0 +1,81 @@
+"""Command-line checks from the newcomer walk-through (branch qa): help text that matches the
+behaviour, bad input rejected before any computation with the parameter named (exit 2)."""
+import pytest
+
+import copyhead
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def _rc(argv):
+    try:
+        return copyhead.main(argv)
+    except SystemExit as e:  # argparse errors and --help
+        return e.code
+
+
+def test_solve_help_states_that_both_attentions_run_by_default(capsys):
+    assert _rc(["solve", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "default: None" not in out
+    assert "attention nonlinearity (default: softmax and linear)" in out
+
+
+def test_phase_diagram_grid_of_one_is_rejected_before_the_lines_are_computed(monkeypatch, capsys):
+    """``--grid 1`` used to compute every phase line and then fail in the map as 'n=1'."""
+    import copyhead.numerics.phase_diagram as pd
+
+    def no_lines(*a, **k):
+        raise AssertionError("phase lines computed before the options were validated")
+
+    monkeypatch.setattr(pd, "phase_lines", no_lines)
+    assert _rc(["phase-diagram", "--vary", "sigma2", "0.05", "1", "--n", "3", "--grid", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("copyhead: error: invalid parameter grid=1") and "\n" not in err
+
+
+@pytest.mark.parametrize("values,attention", [("2,16,128", "softmax"), ("2,4", "linear")])
+def test_scaling_from_T_2_draws_its_figure(tmp_path, values, attention, capsys):
+    """A law without a value at small T (T = 2) gave a curve shorter than the leading law's and the
+    figure crashed ('operands could not be broadcast') after the solves; README's own example starts at T = 2."""
+    rc = _rc(["scaling", "--vary", "T", "--values", values, "--attention", attention, "--outdir", str(tmp_path),
+              "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    assert any(p.suffix == ".png" for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv", [["verify", "--V", "6", "--iters", "20"], ["switching", "--V", "6", "--iters", "20"],
+                                  ["train", "--V", "6"], ["langevin", "--V", "6"],
+                                  ["window-study", "hmc", "--V", "6"], ["check-ansatz"]])
+def test_repeated_alphas_are_rejected_before_computing(argv, tmp_path, capsys):
+    """``verify --alphas 30,20,20`` sampled, wrote part of its files and then died with an internal
+    error ('every alpha needs the same number of chains')."""
+    assert _rc(argv + ["--alphas", "30,20,20", "--outdir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "copyhead: error: invalid parameter alphas='30,20,20': must not repeat a value"
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_induction_degree_zero_is_a_parameter_error(capsys):
+    """``induction --degree 0`` trained, then crashed on a missing gradient (internal error, exit 1)."""
+    from copyhead.theory.induction import InductionModel
+    from copyhead.theory.model import ParameterError
+
+    with pytest.raises(ParameterError, match="degree"):
+        InductionModel(degree=0)
+    assert _rc(["induction", "--degree", "0", "--steps", "5", "--sequences", "50"]) == 2
+    assert capsys.readouterr().err.strip().startswith("copyhead: error: invalid parameter degree=0")
+
+
+def test_sweep_of_solve_rejects_an_empty_alpha_window_before_running(tmp_path, capsys):
+    """A grid point with alpha_min >= alpha_max was only found when its task ran (exit 1 after the
+    other tasks); the sweep validates every grid point first, so it must be caught there."""
+    spec = tmp_path / "s.toml"
+    spec.write_text('command = "solve"\n[grid]\nalpha_min = [1, 10]\n[fixed]\nattention = "linear"\nalpha_max = 5\n')
+    assert _rc(["sweep", str(spec), "--executor", "serial", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("copyhead: error: invalid parameter alpha range=(10.0, 5.0)"), err
+    assert not (tmp_path / "o" / "tasks").exists() or not any((tmp_path / "o" / "tasks").iterdir())
