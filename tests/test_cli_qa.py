@@ -79,3 +79,16 @@ def test_sweep_of_solve_rejects_an_empty_alpha_window_before_running(tmp_path, c
     err = capsys.readouterr().err.strip()
     assert err.startswith("copyhead: error: invalid parameter alpha range=(10.0, 5.0)"), err
     assert not (tmp_path / "o" / "tasks").exists() or not any((tmp_path / "o" / "tasks").iterdir())
+
+
+def test_induction_quiet_writes_its_files_in_the_chosen_format(tmp_path, capsys):
+    """``induction`` had no ``--quiet``/``--format`` (its summary and progress bar always printed, its
+    figures were always PNG); now it takes the output options every computing command shares."""
+    argv = ["induction", "--n", "2", "--S", "2", "--L", "8", "--heads", "1", "--steps", "3", "--sequences", "20",
+            "--criterion-draws", "4", "--quiet", "--format", "svg", "--outdir", str(tmp_path / "o")]
+    assert _rc(argv) == 0
+    got = capsys.readouterr()
+    assert got.out == "" and got.err == ""
+    names = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert names == ["induction.json", "induction_a.svg", "induction_copier.svg", "induction_loss.svg",
+                     "induction_selector.svg", "induction_traces.csv"]

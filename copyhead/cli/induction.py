@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .common import ProgressBar, add_run_args, outdir, set_threads
+from .common import ProgressBar, add_run_args, outdir, set_threads, silent
 
 NAME = "induction"
 HELP = "two-layer induction head on n-gram chains: copier, selector, classifier vs the Bayes floor"
@@ -77,8 +77,8 @@ def compute(config: dict, progress=None) -> dict:
 
 
 def add_arguments(p):
-    add_run_args(p, outdir="copyhead-output/induction", seed="seed of data, initialisation noise and criterion",
-                 json="print the result as one JSON document")
+    add_run_args(p, seed="seed of data, initialisation noise and criterion",
+                 json="print the result as one JSON document", command=NAME)
     d = DEFAULTS
     p.add_argument("--n", type=int, default=d["n"], help="chain order: each token has n-1 parents")
     p.add_argument("--S", type=int, default=d["S"], help="vocabulary size")
@@ -167,18 +167,19 @@ def run(args) -> int:
     from copyhead.io import provenance, write_csv, write_json
     from copyhead.verification.induction.plots import plot_all
 
-    bar = ProgressBar("induction", quiet=args.json)
+    bar = ProgressBar("induction", quiet=silent(args))
     r = compute(config, progress=bar)
     bar.close()
     prov = provenance(seeds=r["seeds"], wall_s=r["wall_s"])
     jpath = write_json(r, folder / "induction.json", provenance=prov)
     rows, cols = _trace_rows(r)
     cpath = write_csv(rows, folder / "induction_traces.csv", columns=cols)
-    figs = plot_all(r, folder)
+    figs = plot_all(r, folder, fmt=args.format)
     if args.json:
         from copyhead.io import to_json_text
 
         print(to_json_text({**r, "provenance": prov}, indent=None))
         return 0
-    _print_summary(r, [jpath, cpath] + figs)
+    if not silent(args):
+        _print_summary(r, [jpath, cpath] + figs)
     return 0
