@@ -92,3 +92,20 @@ def test_induction_quiet_writes_its_files_in_the_chosen_format(tmp_path, capsys)
     names = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert names == ["induction.json", "induction_a.svg", "induction_copier.svg", "induction_loss.svg",
                      "induction_selector.svg", "induction_traces.csv"]
+
+
+def test_induction_window_shorter_than_the_parents_warns(capsys):
+    """``induction --n 5 --window 3`` was accepted silently although the copier cannot reach parent 4.
+    It is a legitimate misspecified experiment (the selector criterion ranks the subsets inside the
+    window), so the command and every sweep task warn on stderr, naming window and n."""
+    from copyhead.cli import induction
+
+    induction.validate({"n": 5, "window": 3, "S": 2})
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("copyhead: warning: window=3 < n - 1 = 4") and "\n" not in err
+    assert "parent at offset 4 " in err
+    induction.validate({"n": 6, "window": 3, "S": 2})
+    assert "parents at offsets 4..5 " in capsys.readouterr().err
+    for ok in ({"n": 5, "window": 4, "S": 2}, {"n": 5, "S": 2}, {}):  # covering windows and the default
+        induction.validate(ok)
+        assert capsys.readouterr().err == ""
