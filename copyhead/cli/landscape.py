@@ -254,7 +254,7 @@ def options_from_args(args) -> dict:
         try:
             rng = [float(v) for v in args.m_range.split(",")]
         except ValueError:
-            raise ParameterError("m-range", args.m_range, "must be LO,HI") from None
+            raise ParameterError("m_range", args.m_range, "must be LO,HI") from None
     return {"V": args.V, "alpha": args.alpha, "T": args.T, "nu": args.nu, "sigma2": args.sigma2, "kappa": args.kappa,
             "prior": args.prior, "windows": args.windows, "m_range": rng, "spring": args.spring,
             "spacing": args.spacing, "replicas": args.replicas, "iters": args.iters, "warmup": args.warmup,
