@@ -33,6 +33,8 @@ def command(doc: dict) -> str:
     cmd = prov.get("command") or []
     if not cmd:
         return "(command not recorded)"
+    if str(cmd[0]).endswith(".py"):  # a script, e.g. examples/induction_data_study.py
+        return "`python " + " ".join(str(c) for c in cmd) + "`"
     return "`copyhead " + " ".join(str(c) for c in cmd[1:]) + "`"
 
 

@@ -20,6 +20,8 @@ returns the name and the content of the small file committed in ``results/``:
   ``sweep_<DIR name>.json``: the final parent weight of every task and, per (layer 1, N), its mean
   +- standard error over the seeds, the fraction of copiers (parent weight > :data:`COPIER`) and of
   runs in between (0.4 < weight <= :data:`COPIER`), as in ``examples/induction_data_study.py``.
+  The same study made by that script (``induction_data_study.json`` with its per-run CSV beside it)
+  becomes ``sweep_induction_data_study.json`` in the same format (:func:`summarise_data_study`).
 
 Every file keeps the run's own ``provenance`` (the sweep summary: the sweep's, under
 ``source_provenance``) and records under ``collected`` where it came from and what was left out.
@@ -51,6 +53,8 @@ def system_kind(path: Path, doc) -> Optional[str]:
     if not isinstance(doc, dict):
         return None
     if doc.get("format") == SWEEP_FORMAT:
+        return "induction_sweep"
+    if name == "induction_data_study.json" and isinstance(doc.get("settings"), dict) and "summary" in doc:
         return "induction_sweep"
     if name == "sweep.json" and isinstance(doc.get("spec"), dict) and doc["spec"].get("command") == "induction":
         grid = doc["spec"].get("grid") or {}
@@ -111,6 +115,8 @@ def summarise(kind: str, source: Path, doc: dict) -> Tuple[str, dict]:
     if kind == "icl":
         return _icl_name(doc), _summarise_icl(source, doc)
     if kind == "induction_sweep":
+        if "settings" in doc:
+            return f"sweep_{source.stem}.json", summarise_data_study(source, doc)
         return f"sweep_{source.parent.name}.json", summarise_induction_sweep(source, doc)
     raise ParameterError("kind", kind, f"must be one of {', '.join(SYSTEM_KINDS)}")
 
@@ -183,4 +189,51 @@ def summarise_induction_sweep(source: Path, doc: dict) -> dict:
             "source_provenance": doc.get("provenance") or json.loads(ds.attrs.get("provenance", "null")),
             "collected": _collected(source, ["per-task results other than the listed fields (in DIR/tasks/)"],
                                     dataset=str(nc)),
+            "provenance": provenance()}
+
+
+_STUDY_FIXED = ("n", "S", "L", "heads", "window", "degree", "init", "optimizer", "steps", "lr", "criterion_draws")
+
+
+def summarise_data_study(source: Path, doc: dict) -> dict:
+    """The data-size study of ``examples/induction_data_study.py`` (``induction_data_study.json`` and the
+    per-run ``induction_data_study.csv`` beside it) in the format of :func:`summarise_induction_sweep`:
+    the script loops the command's ``compute`` over the grid that ``examples/induction_data_size.toml``
+    sweeps, so its runs are the sweep's tasks. The per-(layer 1, N) summary is recomputed from the runs
+    (:func:`_summary_rows`, the sweep's own); the script's ``summary`` must agree with it."""
+    import csv
+
+    from copyhead.io import provenance
+
+    csv_path = Path(source).with_name(Path(source).stem + ".csv")
+    if not csv_path.exists():
+        raise ParameterError("collect", str(csv_path), "is missing: the data study's summary needs its runs")
+    with open(csv_path, newline="") as fh:
+        runs = list(csv.DictReader(fh))
+    st = doc["settings"]
+    num = lambda v: float(v) if v not in (None, "") else None  # noqa: E731
+    tasks = [{"sequences": int(r["n_train"]) + int(st["val_sequences"]), "n_train": int(r["n_train"]),
+              "layer1": r["layer1"], "seed": int(r["seed"]), "status": "ok", "parent_weight": float(r["parent_weight"]),
+              "val_minus_bayes": num(r["val_loss"]) - num(r["bayes_val"]), "grad_norm": num(r["grad_norm"]),
+              "wall_s": num(r["wall_s"])} for r in runs]
+    summary = _summary_rows(tasks)
+    theirs = {(s["layer1"], s["n_train"]): s for s in doc["summary"]}
+    for row in summary:
+        other = theirs.get((row["layer1"], row["n_train"]))
+        if other is None or not math.isclose(other["mean"], row["mean"], rel_tol=1e-9, abs_tol=1e-12):
+            raise ParameterError("collect", str(source), f"its summary disagrees with its runs at {row['layer1']}, "
+                                 f"N = {row['n_train']}")
+    prov = doc.get("provenance") or {}
+    spec = {"command": "induction",
+            "grid": {"sequences": [n + int(st["val_sequences"]) for n in st["ns"]], "layer1": st["layers"],
+                     "seed": st["seeds"]},
+            "fixed": {**{k: st[k] for k in _STUDY_FIXED if k in st}, "val_sequences": st["val_sequences"]}}
+    return {"format": SWEEP_FORMAT, "spec": spec, "options": dict(st), "tasks_total": len(tasks), "failed": 0,
+            "sweep_wall_s": prov.get("wall_s"), "executor": {"kind": "serial", "workers": 1},
+            "copier_threshold": COPIER, "middle_range": [MIDDLE, COPIER],
+            "definition": "parent weight: |weight| of the head on the parent offset (copier.parents.parent_weight); "
+                          "copier: parent weight > copier_threshold; middle: in middle_range (lower end excluded)",
+            "summary": summary, "tasks": tasks, "source_provenance": prov,
+            "collected": _collected(source, ["the CSV's per-offset weights w_k*, val_loss, bayes_val, uniform, peak_offset"],
+                                    runs=str(csv_path)),
             "provenance": provenance()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -27,12 +28,23 @@ class _DefaultsFormatter(argparse.HelpFormatter):
         return h
 
 
+_NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+NEGATIVE_VALUE = re.compile(rf"^-{_NUMBER}(?:\s*,\s*[-+]?{_NUMBER})*,?$")
+"""A word that starts with a minus sign and is a number or a comma-separated list of numbers
+(``-1``, ``-1e-3``, ``-1,5``, ``-0.5,.2``): an option's value, never an option name."""
+
+
 class CliParser(argparse.ArgumentParser):
-    """``argparse`` with one-line errors (exit code 2) and defaults shown in ``--help``."""
+    """``argparse`` with one-line errors (exit code 2), defaults shown in ``--help``, and negative
+    numbers accepted as values in the space form: ``--alphas -1,5`` and ``--vary nu -1e-3 1`` give
+    the values to the option (plain argparse takes only ``-1`` or ``-0.5`` for numbers and calls
+    ``-1,5`` an unknown option, "expected one argument"); the value is then validated, with the
+    option named, by the command. No option of copyhead's is spelled like a number."""
 
     def __init__(self, *a, **kw):
         kw.setdefault("formatter_class", _DefaultsFormatter)
         super().__init__(*a, **kw)
+        self._negative_number_matcher = NEGATIVE_VALUE  # argparse's hook (Python 3.11, 3.12)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")

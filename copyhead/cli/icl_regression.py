@@ -13,7 +13,7 @@ import argparse
 import math
 import time
 
-from .common import ProgressBar, add_run_args, at_least, floats, outdir, set_threads
+from .common import ProgressBar, add_run_args, at_least, floats, outdir, set_threads, silent
 
 NAME = "icl-regression"
 HELP = "multi-head attention on in-context linear regression: KQ/OV patterns, risk vs baselines, KQ posterior"
@@ -34,7 +34,7 @@ PATTERN_ISO, PATTERN_ZERO_SUM = 0.1, 0.1
 
 
 def add_arguments(p):
-    add_run_args(p, seed="first seed (seeds are seed, seed+1, ...)", json="print the result as JSON")
+    add_run_args(p, seed="first seed (seeds are seed, seed+1, ...)", json="print the result as JSON", command=NAME)
     p.add_argument("--d", type=int, default=DEFAULTS["d"], help="input dimension")
     p.add_argument("--L", type=int, default=DEFAULTS["L"], help="training context length")
     p.add_argument("--heads", type=int, default=DEFAULTS["heads"], help="attention heads H")
@@ -326,22 +326,24 @@ def run(args) -> int:
     from copyhead.io import provenance, to_json_text, write_csv, write_json
     from copyhead.verification import icl_regression_plots as plots
 
-    res = compute(c, progress=lambda label: ProgressBar(label, quiet=args.json))
+    res = compute(c, progress=lambda label: ProgressBar(label, quiet=silent(args)))
     stem = f"icl_{'posterior_' if c['posterior'] else ''}{p.attention}_d{p.d}_L{p.L}_H{p.heads}"
+    fig = lambda name: folder / f"{stem}_{name}.{args.format}"  # noqa: E731
     prov = provenance(seeds=res["seeds"], wall_s=res["wall_s"])
     paths = [write_json(res, folder / f"{stem}.json", provenance=prov)]
     if c["posterior"]:
-        paths.append(plots.plot_posterior(res, folder / f"{stem}_patterns_vs_P.png"))
+        paths.append(plots.plot_posterior(res, fig("patterns_vs_P")))
     else:
         paths.append(write_csv(_risk_rows(res), folder / f"{stem}_risk.csv"))
-        paths.append(plots.plot_heads(res, folder / f"{stem}_heads.png"))
-        paths.append(plots.plot_emergence(res, folder / f"{stem}_emergence.png"))
-        paths.append(plots.plot_risk(res, folder / f"{stem}_risk.png"))
+        paths.append(plots.plot_heads(res, fig("heads")))
+        paths.append(plots.plot_emergence(res, fig("emergence")))
+        paths.append(plots.plot_risk(res, fig("risk")))
         if p.cov_eigs is not None:
-            paths.append(plots.plot_preconditioner(res, folder / f"{stem}_preconditioner.png"))
+            paths.append(plots.plot_preconditioner(res, fig("preconditioner")))
     if args.json:
         print(to_json_text({**res, "provenance": prov}))
         return 0
-    _print_summary(res)
-    print("wrote " + ", ".join(str(x) for x in paths))
+    if not silent(args):
+        _print_summary(res)
+        print("wrote " + ", ".join(str(x) for x in paths))
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .common import ProgressBar, add_run_args, outdir, set_threads
+from .common import ProgressBar, add_run_args, outdir, set_threads, silent, warn
 
 NAME = "induction"
 HELP = "two-layer induction head on n-gram chains: copier, selector, classifier vs the Bayes floor"
@@ -57,9 +57,22 @@ def build(config: dict):
     return cfg, model, train
 
 
+def warn_misspecified(model) -> None:
+    """Warn (stderr) when the layer-1 window is shorter than the chain's ``n - 1`` parents: a legitimate
+    misspecified experiment (the selector criterion ranks the subsets inside the window; the parents
+    beyond it are copied by no head and the loss cannot reach the Bayes floor), but usually a typo."""
+    if not model.window_covers_parents:
+        lo, hi = model.window + 1, model.n - 1
+        missed = f"parent at offset {hi}" if lo == hi else f"parents at offsets {lo}..{hi}"
+        warn(f"window={model.window} < n - 1 = {hi}: the layer-1 copier cannot reach the {missed} "
+             f"(a misspecified model; the loss stays above the Bayes floor); use --window >= {hi} to give every "
+             f"parent an offset")
+
+
 def validate(config: dict) -> None:
-    """Check a config without computing (``copyhead sweep`` calls it for every task first)."""
-    build(config)
+    """Check a config without computing (``copyhead sweep`` calls it for every task first); warns
+    about a window shorter than the parents (:func:`warn_misspecified`)."""
+    warn_misspecified(build(config)[1])
 
 
 def compute(config: dict, progress=None) -> dict:
@@ -77,8 +90,8 @@ def compute(config: dict, progress=None) -> dict:
 
 
 def add_arguments(p):
-    add_run_args(p, outdir="copyhead-output/induction", seed="seed of data, initialisation noise and criterion",
-                 json="print the result as one JSON document")
+    add_run_args(p, seed="seed of data, initialisation noise and criterion",
+                 json="print the result as one JSON document", command=NAME)
     d = DEFAULTS
     p.add_argument("--n", type=int, default=d["n"], help="chain order: each token has n-1 parents")
     p.add_argument("--S", type=int, default=d["S"], help="vocabulary size")
@@ -87,7 +100,7 @@ def add_arguments(p):
     p.add_argument("--sequences", type=int, default=d["sequences"], help="number of sequences (train + validation)")
     p.add_argument("--val-sequences", type=int, default=None, help="validation sequences (default: sequences // 10)")
     p.add_argument("--heads", type=int, default=d["heads"], help="layer-1 heads H")
-    p.add_argument("--window", type=int, default=None, help="layer-1 window M (default: max(heads, n-1))")
+    p.add_argument("--window", type=int, default=None, help="layer-1 window M (default: max(heads, n-1); M < n-1 is a misspecified model and warns)")
     p.add_argument("--degree", type=int, default=d["degree"], help="largest selector subset size D")
     p.add_argument("--steps", type=int, default=d["steps"], help="full-batch training steps")
     p.add_argument("--optimizer", choices=("gd", "adam"), default=d["optimizer"], help="gradient descent or Adam")
@@ -162,23 +175,24 @@ def _print_summary(r: dict, files) -> None:
 def run(args) -> int:
     set_threads(args.threads)
     config = _config_from_args(args)
-    build(config)                      # validate everything before computing
+    validate(config)                   # validate everything before computing
     folder = outdir(args.outdir)
     from copyhead.io import provenance, write_csv, write_json
     from copyhead.verification.induction.plots import plot_all
 
-    bar = ProgressBar("induction", quiet=args.json)
+    bar = ProgressBar("induction", quiet=silent(args))
     r = compute(config, progress=bar)
     bar.close()
     prov = provenance(seeds=r["seeds"], wall_s=r["wall_s"])
     jpath = write_json(r, folder / "induction.json", provenance=prov)
     rows, cols = _trace_rows(r)
     cpath = write_csv(rows, folder / "induction_traces.csv", columns=cols)
-    figs = plot_all(r, folder)
+    figs = plot_all(r, folder, fmt=args.format)
     if args.json:
         from copyhead.io import to_json_text
 
         print(to_json_text({**r, "provenance": prov}, indent=None))
         return 0
-    _print_summary(r, [jpath, cpath] + figs)
+    if not silent(args):
+        _print_summary(r, [jpath, cpath] + figs)
     return 0

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from .common import ProgressBar, add_model_args, add_run_args, device, outdir, set_threads
+from .common import ProgressBar, add_model_args, add_run_args, device, outdir, set_threads, silent
 
 NAME = "landscape"
 HELP = "free energy along m of the finite network (HMC umbrella sampling + MBAR), basin log-odds"
@@ -210,7 +210,7 @@ def compute(options: dict, progress=None) -> dict:
 # --------------------------------------------------------------------------- command line
 def add_arguments(p):
     add_run_args(p, seed="seed of the chains (the data sets have their own --data-seeds)",
-                 json="print the summary as JSON")
+                 json="print the summary as JSON", command=NAME)
     add_model_args(p, attentions=("softmax",), attention_default="softmax", objective=False)
     p.add_argument("--V", type=int, default=DEFAULTS["V"], help="vocabulary size")
     p.add_argument("--alpha", type=float, default=DEFAULTS["alpha"], help="amount of data alpha = PT/(kappa V^2)")
@@ -254,7 +254,7 @@ def options_from_args(args) -> dict:
         try:
             rng = [float(v) for v in args.m_range.split(",")]
         except ValueError:
-            raise ParameterError("m-range", args.m_range, "must be LO,HI") from None
+            raise ParameterError("m_range", args.m_range, "must be LO,HI") from None
     return {"V": args.V, "alpha": args.alpha, "T": args.T, "nu": args.nu, "sigma2": args.sigma2, "kappa": args.kappa,
             "prior": args.prior, "windows": args.windows, "m_range": rng, "spring": args.spring,
             "spacing": args.spacing, "replicas": args.replicas, "iters": args.iters, "warmup": args.warmup,
@@ -264,8 +264,8 @@ def options_from_args(args) -> dict:
             "device": args.device}
 
 
-def write_outputs(result: dict, prefix: str, command=None) -> list:
-    """JSON (with provenance), CSV of the profile and the figure; returns the paths."""
+def write_outputs(result: dict, prefix: str, command=None, fmt: str = "png") -> list:
+    """JSON (with provenance), CSV of the profile and the figure (``fmt``: png, pdf or svg); returns the paths."""
     from copyhead.io import provenance, write_csv, write_json
     from copyhead.verification.landscape_plots import plot_landscape
 
@@ -284,7 +284,7 @@ def write_outputs(result: dict, prefix: str, command=None) -> list:
     paths = [str(write_json(result, prefix + ".json", provenance=prov)),
              str(write_csv(rows, prefix + ".csv", columns=["m", "F_kT", "F_err_kT", "F_per_V2", "F_saddle_kT",
                                                            "F_one_loop_kT"]))]
-    paths.append(plot_landscape(result, prefix + ".png"))
+    paths.append(plot_landscape(result, f"{prefix}.{fmt}"))
     return paths
 
 
@@ -322,10 +322,10 @@ def run(args) -> int:
     device(args.device)
     validate(opts)  # every option checked before the output folder and the computation
     folder = outdir(args.outdir)
-    bar = ProgressBar(f"umbrella V={args.V} alpha={args.alpha:g}", quiet=args.json)
+    bar = ProgressBar(f"umbrella V={args.V} alpha={args.alpha:g}", quiet=silent(args))
     result = compute(opts, progress=bar)
     prefix = str(folder / f"landscape_V{args.V}_alpha{args.alpha:g}_seed{args.seed}")
-    paths = write_outputs(result, prefix)
+    paths = write_outputs(result, prefix, fmt=args.format)
     if args.json:
         keep = ("V", "alpha", "log_odds", "log_odds_err", "data_sd", "split", "theory_minima_m")
         doc = {k: result[k] for k in keep}
@@ -333,6 +333,7 @@ def run(args) -> int:
         doc["files"] = paths
         print(json.dumps(doc))
         return 0
-    print("\n".join(summary_lines(result)))
-    print("wrote " + ", ".join(paths))
+    if not silent(args):
+        print("\n".join(summary_lines(result)))
+        print("wrote " + ", ".join(paths))
     return 0

@@ -60,10 +60,9 @@ def _validate_map(args):
         raise ParameterError("grid", args.grid, "must be 0 (no map) or >= 2")
     if args.refine < 0:
         raise ParameterError("refine", args.refine, "must be >= 0")
-    if (args.alpha_min is None) != (args.alpha_max is None):
-        raise ParameterError("alpha range", (args.alpha_min, args.alpha_max), "give both --alpha-min and --alpha-max")
-    if args.alpha_min is not None and not (0 < args.alpha_min < args.alpha_max):
-        raise ParameterError("alpha range", (args.alpha_min, args.alpha_max), "needs 0 < --alpha-min < --alpha-max")
+    from .solve import alpha_range
+
+    alpha_range(args)
 
 
 def run(args) -> int:

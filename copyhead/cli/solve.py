@@ -21,17 +21,22 @@ def add_arguments(p):
 
 
 def alpha_range(args):
-    """``(alpha_min, alpha_max)`` from the options, or None for the automatic window."""
-    if args.alpha_min is None and args.alpha_max is None:
+    """``(alpha_min, alpha_max)`` from the options, or None for the automatic window. A bad window
+    raises ParameterError naming the option that is wrong (``alpha_min`` or ``alpha_max``, as in
+    every other error: the option's name with ``_``), not the library's ``alpha_range``."""
+    lo, hi = args.alpha_min, args.alpha_max
+    if lo is None and hi is None:
         return None
     from copyhead.theory.model import ParameterError
 
-    window = (args.alpha_min, args.alpha_max)
-    if args.alpha_min is None or args.alpha_max is None:
-        raise ParameterError("alpha range", window, "give both --alpha-min and --alpha-max")
-    if not (0 < window[0] < window[1] and math.isfinite(window[1])):
-        raise ParameterError("alpha range", window, "needs 0 < --alpha-min < --alpha-max, finite")
-    return window
+    if lo is None or hi is None:
+        missing = "alpha_min" if lo is None else "alpha_max"
+        raise ParameterError(missing, None, "give both --alpha-min and --alpha-max")
+    if not (math.isfinite(lo) and lo > 0):
+        raise ParameterError("alpha_min", lo, "must be a finite number > 0")
+    if not (math.isfinite(hi) and hi > lo):
+        raise ParameterError("alpha_max", hi, f"must be a finite number > alpha_min = {lo:g}")
+    return (lo, hi)
 
 
 def run(args) -> int:

@@ -25,9 +25,12 @@ def add_arguments(p):
                    help="worker processes (default: the CPUs available; not with serial or --scheduler)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of a running Dask scheduler, e.g. tcp://host:8786 (with --executor dask)")
-    p.add_argument("--out", default=None, metavar="DIR",
+    p.add_argument("--outdir", "--out", dest="out", default=None, metavar="DIR",
                    help="output folder: DIR/tasks/<key>.json, DIR/sweep.nc, DIR/sweep.json "
-                        "(default: copyhead-output/sweep/<spec name>)")
+                        "(default: copyhead-output/sweep/<spec name>; --out is the older spelling)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar and no summary line (the files are written; failed tasks, warnings and "
+                        "errors still go to stderr)")
     p.add_argument("--json", action="store_true", help="print one JSON line (counts, dataset, executor, wall time)")
 
 
@@ -56,11 +59,11 @@ def sweep(spec_path, out=None, executor="processes", workers=None, scheduler=Non
 def run(args) -> int:
     from copyhead.sweep import SweepInterrupted
 
-    from .common import ProgressBar
+    from .common import ProgressBar, say, silent
 
-    bar = ProgressBar(f"sweep {Path(args.spec).name} [{args.executor}]", quiet=args.json)
+    bar = ProgressBar(f"sweep {Path(args.spec).name} [{args.executor}]", quiet=silent(args))
     again = ["copyhead", "sweep", args.spec, "--executor", args.executor]
-    for flag, value in (("--workers", args.workers), ("--scheduler", args.scheduler), ("--out", args.out)):
+    for flag, value in (("--workers", args.workers), ("--scheduler", args.scheduler), ("--outdir", args.out)):
         again += [flag, str(value)] if value is not None else []
     args.resume_hint = f"rerun `{shlex.join(again)}` to resume (finished tasks are kept)"
     try:
@@ -72,8 +75,8 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
     else:
-        print(f"sweep: {report.tasks} tasks ({report.computed} computed, {report.cached} cached, "
-              f"{report.failed} failed) on {report.executor} in {report.wall_s:.1f} s; wrote {report.dataset}")
+        say(args, f"sweep: {report.tasks} tasks ({report.computed} computed, {report.cached} cached, "
+                  f"{report.failed} failed) on {report.executor} in {report.wall_s:.1f} s; wrote {report.dataset}")
     for f in report.failures:
         print(f"copyhead: task {f['key']} {f['point']} failed: {f['error']} (traceback in {folder}/tasks/{f['key']}.json)",
               file=sys.stderr)

@@ -1,7 +1,8 @@
 """``copyhead window-study``: HMC and Adam on the finite window copier against the V = inf theory."""
 from __future__ import annotations
 
-from .common import ProgressBar, add_model_args, add_window_args, floats, model_from_args, outdir, set_threads
+from .common import (ProgressBar, add_model_args, add_run_args, add_window_args, floats, model_from_args, outdir, say,
+                     set_threads, silent)
 
 NAME = "window-study"
 HELP = "window copier: HMC over all heads (readouts integrated) or Adam from a symmetric start, vs the theory"
@@ -18,9 +19,7 @@ def add_arguments(p):
         q.set_defaults(heads=2, parents=2)
         q.add_argument("--V", type=int, default=16, help="vocabulary size")
         q.add_argument("--alphas", default="20,25,28,35", help="comma-separated data amounts alpha")
-        q.add_argument("--seed", type=int, default=0, help="seed of the data and the chains / initialisation")
-        q.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-        q.add_argument("--outdir", default="copyhead-output/window", help="output folder (JSON, figure)")
+        add_run_args(q, seed="seed of the data and the chains / initialisation", json=None, command=NAME)
         if what == "hmc":
             q.add_argument("--iters", type=int, default=2000, help="sampling iterations")
             q.add_argument("--warmup", type=int, default=1000, help="warm-up (adaptation) iterations")
@@ -50,12 +49,12 @@ def run(args) -> int:
             f"_sigma2{model.sigma2:g}_V{model.V}")
     if args.what == "hmc":
         out = run_hmc(model, alphas, args.iters, args.warmup, args.leapfrog, args.seed,
-                      progress=ProgressBar("window HMC"))
-        print(format_hmc(out))
+                      progress=ProgressBar("window HMC", quiet=silent(args)))
+        say(args, format_hmc(out))
     else:
         out = run_adam(model, alphas, args.steps, args.lr, args.eps, args.init_scale, args.seed)
-        print(format_adam(out))
+        say(args, format_adam(out))
     j = write_json(out, folder / f"{stem}.json", provenance=provenance(seeds=[args.seed], wall_s=out["wall_s"]))
-    png = plot_traces(out, folder / f"{stem}.png", args.what)
-    print(f"wrote {j}, {png}")
+    fig = plot_traces(out, folder / f"{stem}.{args.format}", args.what)
+    say(args, f"wrote {j}, {fig}")
     return 0

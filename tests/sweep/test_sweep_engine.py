@@ -189,13 +189,26 @@ def test_cli_exit_code_says_a_task_failed(monkeypatch, tmp_path, capsys):
     assert "1 of 4 tasks failed; rerun the same command to retry them" in err
 
 
+def test_cli_quiet_prints_nothing_but_the_failures(monkeypatch, tmp_path, capsys):
+    """``--quiet`` (as on every computing command): no progress bar and no summary line; the files
+    are written and failed tasks are still reported on stderr. ``--outdir`` names the folder."""
+    spec = _probe_cli(monkeypatch, tmp_path, PROBE)
+    out = tmp_path / "o"
+    assert main(["sweep", str(spec), "--executor", "serial", "--outdir", str(out), "--quiet"]) == 1
+    got = capsys.readouterr()
+    assert got.out == ""
+    err = got.err.splitlines()
+    assert len(err) == 2 and "injected failure at x=2.0" in err[0] and "1 of 4 tasks failed" in err[1]
+    assert (out / "sweep.nc").exists()
+
+
 def test_ctrl_c_says_how_to_resume(monkeypatch, tmp_path, capsys):
     spec = _probe_cli(monkeypatch, tmp_path, {**PROBE, "fixed": {"interrupt_at": 2.0}})
     out = tmp_path / "o"
     assert main(["sweep", str(spec), "--executor", "serial", "--out", str(out)]) == 130
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last == (f"copyhead: interrupted; 2 of 4 tasks are saved in {out / 'tasks'}; rerun "
-                    f"`copyhead sweep {spec} --executor serial --out {out}` to resume (finished tasks are kept)")
+                    f"`copyhead sweep {spec} --executor serial --outdir {out}` to resume (finished tasks are kept)")
     assert len(list((out / "tasks").glob("*.json"))) == 2 and not (out / "sweep.nc").exists()
 
 

@@ -14,7 +14,11 @@ from copyhead.cli import COMMANDS, build_parser
 from copyhead.cli.common import ProgressBar, default_outdir, resume_hint
 from copyhead.verification.outputs import alpha_note, flag_effective_alpha
 
-MINE = ("verify", "train", "langevin", "switching", "check-ansatz")
+NOT_COMPUTING = ("codegen", "derive", "report")
+"""Commands that write no results of their own (``sweep`` has its own folder layout, tested in
+tests/sweep); every other command has the output options."""
+COMPUTING = ("solve", "phase-diagram", "scaling", "verify", "train", "langevin", "switching", "check-ansatz",
+             "window-study hmc", "window-study adam", "induction", "icl-regression", "landscape")
 
 
 def _subparsers():
@@ -23,9 +27,23 @@ def _subparsers():
     return sub.choices
 
 
-@pytest.mark.parametrize("name", MINE)
+def _parser(name):
+    """The parser of ``name`` (``"window-study hmc"``: a sub-command's)."""
+    cmd, *what = name.split()
+    p = _subparsers()[cmd]
+    for w in what:
+        p = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices[w]
+    return p
+
+
+def test_every_computing_command_is_checked():
+    assert {n.split()[0] for n in COMPUTING} | set(NOT_COMPUTING) | {"sweep"} == set(_subparsers())
+
+
+@pytest.mark.parametrize("name", COMPUTING)
 def test_output_options_and_default_outdir(name):
-    p = _subparsers()[name]
+    p = _parser(name)
+    name = name.split()[0]
     opts = {o: a for a in p._actions for o in a.option_strings}
     assert opts["--outdir"].default == default_outdir(name) == f"copyhead-output/{name}"
     assert opts["--format"].choices == ("png", "pdf", "svg") and opts["--format"].default == "png"

@@ -73,3 +73,57 @@ def test_collect_slims_icl_posterior_and_training_files(tmp_path):
     name, out = summarise("icl", tmp_path / "icl_softmax_d2_L6_H2.json", train)
     assert name == "icl_train_softmax_d2_L6_H2_cov2-0.5.json" and "history" not in out
     assert out["collected"]["removed"] == ["history"]
+
+
+def _small_study(tmp_path, tamper=False):
+    """A two-layer, two-N copy of examples/induction_data_study/ (JSON summary + per-run CSV)."""
+    import csv
+
+    src = ROOT / "examples" / "induction_data_study"
+    doc = json.loads((src / "induction_data_study.json").read_text())
+    with open(src / "induction_data_study.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["n_train"] in ("1", "512")]
+    doc["summary"] = [s for s in doc["summary"] if s["n_train"] in (1, 512)]
+    doc["settings"]["ns"] = [1, 512]
+    if tamper:
+        doc["summary"][0]["mean"] += 0.01
+    d = tmp_path / "study"
+    d.mkdir()
+    (d / "induction_data_study.json").write_text(json.dumps(doc))
+    with open(d / "induction_data_study.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return d, doc, rows
+
+
+def test_the_data_study_script_is_collected_and_rendered_like_its_sweep(tmp_path, capsys):
+    """README quoted the copier-versus-data numbers of examples/induction_data_study.py as typed text; the
+    script's JSON + CSV are now collected into the sweep summary format and rendered in SYSTEMS.md."""
+    import numpy as np
+
+    d, doc, rows = _small_study(tmp_path)
+    p = d / "induction_data_study.json"
+    assert system_kind(p, doc) == "induction_sweep"
+    name, out = summarise("induction_sweep", p, doc)
+    assert name == "sweep_induction_data_study.json" and out["tasks_total"] == len(rows) == 40
+    soft512 = [float(r["parent_weight"]) for r in rows if r["layer1"] == "softmax" and r["n_train"] == "512"]
+    row = next(s for s in out["summary"] if s["layer1"] == "softmax" and s["n_train"] == 512)
+    assert row["mean"] == np.mean(soft512) and row["copier_fraction"] == np.mean(np.array(soft512) > 0.75)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / name).write_text(json.dumps(out))
+    assert _main(["report", "--results", str(tmp_path / "results"), "--root", str(tmp_path)], capsys)[0] == 0
+    text = (tmp_path / "results" / "SYSTEMS.md").read_text()
+    assert "### Copier emergence versus data (`sweep_induction_data_study.json`)" in text
+    assert "`python examples/induction_data_study.py`" in text
+    assert f"| 512 | {row['mean']:.3f} ± {row['se']:.3f} |" in text
+
+
+def test_a_data_study_whose_summary_disagrees_with_its_runs_is_refused(tmp_path):
+    import pytest
+
+    from copyhead.theory.model import ParameterError
+
+    d, doc, _ = _small_study(tmp_path, tamper=True)
+    with pytest.raises(ParameterError, match="disagrees with its runs"):
+        summarise("induction_sweep", d / "induction_data_study.json", doc)

@@ -46,6 +46,9 @@ class InductionModel:
     window : int or None
         Window ``M``: layer-1 head ``h`` attends to offsets ``1 .. M``. ``None`` -> ``max(H, n-1)``
         (the paper's initialisation puts head ``h`` on offset ``h``, which needs ``M >= H``).
+        ``M < n - 1`` is allowed: a misspecified model whose copier cannot reach the parents beyond
+        ``M`` (the selector criterion then ranks the subsets of ``1 .. M``, and the loss stays above
+        the Bayes floor); :attr:`window_covers_parents` tells.
     degree : int
         Largest subset size ``D`` of the selector's polynomial kernel, ``1 <= D <= H + 1`` (with
         ``D = 0`` only the constant term is left: the prediction ignores the sequence, layer 1 gets
@@ -98,6 +101,11 @@ class InductionModel:
     def parents(self) -> list:
         """Offsets of the parents of a token: ``[1, ..., n-1]``."""
         return list(range(1, self.n))
+
+    @property
+    def window_covers_parents(self) -> bool:
+        """Whether the layer-1 window reaches every parent (``window >= n - 1``)."""
+        return self.window >= self.n - 1
 
     @property
     def contexts(self) -> int:

@@ -142,7 +142,8 @@ def plot_loss(r: dict, path) -> Path:
     return _save(fig, path)
 
 
-def plot_all(r: dict, folder, prefix: str = "induction") -> list:
+def plot_all(r: dict, folder, prefix: str = "induction", fmt: str = "png") -> list:
+    """The four figures ``<folder>/<prefix>_{copier,selector,a,loss}.<fmt>`` (``fmt``: png, pdf or svg)."""
     folder = Path(folder)
-    return [plot_copier(r, folder / f"{prefix}_copier.png"), plot_selector(r, folder / f"{prefix}_selector.png"),
-            plot_classifier(r, folder / f"{prefix}_a.png"), plot_loss(r, folder / f"{prefix}_loss.png")]
+    return [plot_copier(r, folder / f"{prefix}_copier.{fmt}"), plot_selector(r, folder / f"{prefix}_selector.{fmt}"),
+            plot_classifier(r, folder / f"{prefix}_a.{fmt}"), plot_loss(r, folder / f"{prefix}_loss.{fmt}")]
