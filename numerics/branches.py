@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from .continuation import ContinuationError, Curve, newton_x, trace
+from .continuation import ContinuationError, Curve, newton_x, resolve_hidden_folds, trace
 from .kernels import Kernel
 
 _EPS_SIDE = 1e-300  # offset from a kink / boundary for one-sided derivatives (no bias: F is flat on this scale)
@@ -204,7 +204,7 @@ def trace_all(k: Kernel, alpha_range, n_seed_alphas: int | None = None):
                 x_range = (d.lo, d.hi)
             back = trace(k, x, alpha, -1, (a_lo, a_hi), x_range, x_scale, x_floor=x_floor)
             fwd = trace(k, x, alpha, +1, (a_lo, a_hi), x_range, x_scale, x_floor=x_floor)
-            curves.append(_join(back, fwd))
+            curves.append(resolve_hidden_folds(k, _join(back, fwd)))
     return curves
 
 
@@ -228,13 +228,17 @@ def split_curve(k: Kernel, curve: Curve) -> list:
     """Split a curve at its folds into branches of constant stability (fold points shared)."""
     h = curve.F_xx
     changes = list(np.nonzero(np.sign(h[:-1]) * np.sign(h[1:]) < 0)[0])
-    # pair every sign change of F_xx with the refined fold nearest to it
+    # pair every sign change of F_xx with the refined fold nearest to it, among the folds whose x lies
+    # between the two points when there are any (x is monotone through a fold: two folds of a narrow
+    # window are closer to each other than to the midpoints of their segments)
     cut_points = []
     for i in changes:
         am, xm = 0.5 * (curve.alpha[i] + curve.alpha[i + 1]), 0.5 * (curve.x[i] + curve.x[i + 1])
         if not curve.folds:
             raise ContinuationError(f"F_xx changes sign near alpha={am:.6g} but no fold was refined")
-        f = min(curve.folds, key=lambda f: abs(f.alpha - am) + abs(f.x - xm))
+        lo, hi = sorted((curve.x[i], curve.x[i + 1]))
+        cands = [f for f in curve.folds if lo <= f.x <= hi] or curve.folds
+        f = min(cands, key=lambda f: abs(f.alpha - am) + abs(f.x - xm))
         cut_points.append((i, f))
     out = []
     start = 0

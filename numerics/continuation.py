@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import brentq
+from scipy.optimize import brentq, minimize_scalar
 
 RTOL_ACCEPT = 1e-10
 """A point is accepted as stationary when its relative residual is below this."""
@@ -192,6 +192,92 @@ def refine_fold_bracketed(k, y0, y1, x_scale: float) -> Fold:
         if res < RTOL_FOLD:
             return Fold(x=xf, alpha=af, residual=res, converged=True)
     return refine_fold(k, 0.5 * (x0 + x1), math.sqrt(a0 * a1), x_scale)
+
+
+def _g_on_curve(k, a0: float, sign: float):
+    """``sign * F_xx(x, alpha(x))`` along the stationary curve (alpha(x) by :func:`alpha_at_x`,
+    warm-started from the previous call), and the last ``alpha`` it used."""
+    state = {"a": a0}
+
+    def g(x):
+        a = alpha_at_x(k, x, state["a"])
+        state["a"] = a
+        return sign * k(x, a)[2]
+
+    return g, state
+
+
+def _hidden_pair(k, x0: float, x1: float, a0: float, sign: float, n: int = 65):
+    """Two folds hidden between the curve points at ``x0`` and ``x1`` (``F_xx`` of sign ``sign`` at
+    both), or None.
+
+    ``g(x) = sign * F_xx(x, alpha(x))`` on the curve is scanned on ``n`` points of ``[x0, x1]`` and
+    its smallest value polished by bounded Brent minimisation; where ``g`` goes negative, each of
+    its two sign changes is refined by brentq to a fold (``F_x = F_xx = 0``). Returns
+    ``(fold_a, (x_m, alpha_m), fold_b)`` in the order of increasing distance from ``x0``.
+    """
+    g, state = _g_on_curve(k, a0, sign)
+    xs = np.linspace(x0, x1, n)
+    gv = np.array([g(x) for x in xs])
+    j = int(np.argmin(gv))
+    xm, gm = xs[j], gv[j]
+    if gm >= 0.0 and 0 < j < n - 1:
+        r = minimize_scalar(g, bounds=tuple(sorted((xs[j - 1], xs[j + 1]))), method="bounded",
+                            options={"xatol": 1e-14 * max(1.0, abs(xm))})
+        xm, gm = float(r.x), float(r.fun)
+    if gm >= 0.0:
+        return None
+    am = alpha_at_x(k, xm, state["a"])
+    folds = []
+    for lo, hi in ((x0, xm), (xm, x1)):
+        xf = brentq(g, min(lo, hi), max(lo, hi), xtol=1e-15, rtol=1e-15, maxiter=300)
+        af = alpha_at_x(k, xf, am)
+        res = fold_residual(k(xf, af), xf, af)
+        if res >= RTOL_FOLD:
+            raise ContinuationError(
+                f"hidden bistable window detected near alpha={am:.10g} (F_xx < 0 between two traced points), "
+                f"but its fold did not refine (relative residual {res:.3g})")
+        folds.append(Fold(x=xf, alpha=af, residual=res, converged=True))
+    return folds[0], (xm, am), folds[1]
+
+
+def resolve_hidden_folds(k, curve: Curve) -> Curve:
+    """Find fold pairs a continuation step jumped over, and insert them into ``curve``.
+
+    A step can cross a narrow S-shaped piece of the curve (two folds close together, e.g. just
+    past a critical end point) without any sign change of ``F_xx`` between its ends. Wherever
+    ``|F_xx|`` of the traced points has an interior local minimum without a sign change, ``F_xx``
+    along the curve is examined between the neighbouring points (:func:`_hidden_pair`); each
+    fold pair found is added to ``curve.folds`` and the point of extreme ``F_xx`` between them is
+    inserted into the arc, so that the sign changes of ``F_xx`` split the curve there. Raises
+    :class:`ContinuationError` if a hidden window is detected but its folds cannot be refined.
+    """
+    h, x = curve.F_xx, curve.x
+    found = []
+    for i in range(1, len(h) - 1):
+        s = np.sign(h[i])
+        if s == 0 or np.sign(h[i - 1]) != s or np.sign(h[i + 1]) != s:
+            continue
+        if not (abs(h[i]) <= abs(h[i - 1]) and abs(h[i]) < abs(h[i + 1])):
+            continue
+        if (x[i] - x[i - 1]) * (x[i + 1] - x[i]) <= 0:  # x not monotone here: alpha(x) is no parameter
+            continue
+        pair = _hidden_pair(k, float(x[i - 1]), float(x[i + 1]), float(curve.alpha[i]), float(s))
+        if pair is not None:
+            found.append((i, pair))
+    if not found:
+        return curve
+    cols = [list(v) for v in (curve.x, curve.alpha, curve.F, curve.F_xx, curve.residual)]
+    folds = list(curve.folds)
+    for i, (fa, (xm, am), fb) in reversed(found):  # from the end: earlier indices stay valid
+        d = k(xm, am)
+        pos = i if min(x[i - 1], x[i]) <= xm <= max(x[i - 1], x[i]) else i + 1
+        for c, v in zip(cols, (xm, am, d[0], d[2], stationarity_residual(d, xm, am))):
+            c.insert(pos, v)
+        folds += [fa, fb]
+    arr = [np.asarray(c, float) for c in cols]
+    return Curve(x=arr[0], alpha=arr[1], F=arr[2], F_xx=arr[3], residual=arr[4], folds=folds,
+                 end_reasons=curve.end_reasons)
 
 
 class _Scaled:

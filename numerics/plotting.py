@@ -183,18 +183,29 @@ def _draw_pieces(ax, res, k, value, lab) -> None:
                 ax.plot(a[ok], y[ok], label=lab(ROLE_LABEL[role]), **STYLE[role])
 
 
+def alpha_texts(values, sig: int = 5) -> list:
+    """The numbers ``values`` as text with a common number of significant digits, at least ``sig``
+    and as many as needed (up to 17) for distinct numbers to print distinct (a bistable window
+    ``1e-6`` wide read "4.3275, 4.3275" at a fixed 5). None entries stay None."""
+    vals = [v for v in values if v is not None]
+    n = sig
+    while n < 17 and len({f"{v:.{n}g}" for v in vals}) < len(set(vals)):
+        n += 1
+    return [None if v is None else f"{v:.{n}g}" for v in values]
+
+
 def _mark_transition(ax, res, lab) -> None:
     """Vertical lines at the spinodals (dotted) and at alpha_c (dash-dotted), labelled."""
     t = res.transition
     sp = [(a, s) for a, s in ((t.alpha_spinodal_low, "-"), (t.alpha_spinodal_high, "+")) if a is not None]
     sign = r"\pm" if len(sp) == 2 else "".join(s for _, s in sp)
-    text = ("spinodals " if len(sp) == 2 else "spinodal ") + rf"$\alpha_{{\rm sp}}^{sign}$ = " \
-        + ", ".join(f"{a:.5g}" for a, _ in sp)
+    *sp_txt, ac_txt = alpha_texts([a for a, _ in sp] + [t.alpha_c])
+    text = ("spinodals " if len(sp) == 2 else "spinodal ") + rf"$\alpha_{{\rm sp}}^{sign}$ = " + ", ".join(sp_txt)
     for a, _ in sp:
         ax.axvline(a, color="0.45", ls=":", lw=1.1, label=lab(text))
     if t.alpha_c is not None:
         ax.axvline(t.alpha_c, color="k", ls="-.", lw=1.1,
-                   label=lab(rf"{TRANSITION_NAME[t.kind]} $\alpha_c$ = {t.alpha_c:.5g}"))
+                   label=lab(rf"{TRANSITION_NAME[t.kind]} $\alpha_c$ = {ac_txt}"))
 
 
 def _kind_text(t) -> str:
@@ -387,7 +398,7 @@ def plot_landscape(res, alphas=None, ax=None):
     scaled = t.kind == "first-order"
     linear = res.model.attention == "linear"
     kinds_drawn = set()
-    for a, name in labelled:
+    for (a, name), a_txt in zip(labelled, alpha_texts([a for a, _ in labelled])):
         F = k.grid(xs, np.array([a]))[0, :, 0]
         pts = [(b.x_at(k, a), b.stable) for b in res.branches if b.covers(a)]
         Fs = [k.F(x, a) for x, _ in pts]
@@ -396,7 +407,7 @@ def plot_landscape(res, alphas=None, ax=None):
             scale = max(max(Fs) - min(Fs), 1e-300) if len(pts) > 1 else max(F.max() - F.min(), 1e-300)
         else:
             base, scale = (k.F(0.0, a) if linear else F.min()), 1.0
-        text = rf"$\alpha$ = {a:.5g}" if name is None else f"{name} = {a:.5g}"
+        text = rf"$\alpha$ = {a_txt}" if name is None else f"{name} = {a_txt}"
         line, = ax.plot(ms, (F - base) / scale, label=text, lw=1.6)
         for x, kind in _stationary_kinds(pts):
             m = float(k.m_of_x(x))

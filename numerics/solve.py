@@ -210,18 +210,37 @@ def find_alpha_range(k: Kernel, lo: float = 1e-3, hi: float | None = None, per_d
 # ----------------------------------------------------------------------------- transitions
 
 
-def _newton_error(g, alpha: float, lo: float, hi: float, rel_h: float = 1e-6) -> float:
+def _newton_error(g, alpha: float, lo: float, hi: float, rel_h: float = 1e-6, adapt: bool = False) -> float:
     """Relative error of a root ``alpha`` of ``g`` from one Newton correction ``|g/(alpha g')|``
-    (``g'`` by a central difference inside ``[lo, hi]``)."""
-    h = rel_h * alpha
-    a0, a1 = max(lo, alpha - h), min(hi, alpha + h)
-    if a1 <= a0:
-        return math.inf
-    slope = (g(a1) - g(a0)) / (a1 - a0)
+    (``g'`` by a central difference inside ``[lo, hi]``).
+
+    With ``adapt`` the step starts at ``rel_h * alpha`` and shrinks by 10 until two successive
+    slopes agree to 1 % (at most down to ``1e-10 alpha``): a feature narrower than ``rel_h`` (a
+    crossover next to a critical end point, where ``d2m/dalpha2`` turns over on a scale of
+    ``1e-6 alpha``) would otherwise get a slope averaged over it. If they never agree, the larger
+    of the last two estimates is returned (the conservative one).
+    """
     val = g(alpha)
     if val == 0.0:
         return 0.0
-    return abs(val / (alpha * slope)) if slope != 0 else math.inf
+
+    def err(h):
+        a0, a1 = max(lo, alpha - h), min(hi, alpha + h)
+        if a1 <= a0:
+            return math.inf, math.nan
+        slope = (g(a1) - g(a0)) / (a1 - a0)
+        return (abs(val / (alpha * slope)) if slope != 0 else math.inf), slope
+
+    h = rel_h * alpha
+    e, s = err(h)
+    while adapt and h > 1e-10 * alpha:
+        e2, s2 = err(h / 10.0)
+        if abs(s2 - s) <= 0.01 * abs(s2):
+            return e2
+        h, e, e_prev, s = h / 10.0, e2, e, s2
+        if h <= 1e-10 * alpha:
+            return max(e, e_prev)
+    return e
 
 
 def _coexistence(k: Kernel, stable: list):
@@ -315,7 +334,7 @@ def _crossover(k: Kernel, stable: list, alpha_range) -> Transition | None:
                 continue
             slope = b.slope_at(k, ac)[0]
             if best is None or slope * ac > best[1] * best[0]:
-                best = (ac, slope, b, _newton_error(g, ac, b.alpha_min, b.alpha_max, 1e-4))
+                best = (ac, slope, b, _newton_error(g, ac, b.alpha_min, b.alpha_max, 1e-4, adapt=True))
     if best is None:
         return None
     ac, _, b, res = best

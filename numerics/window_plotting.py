@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .plotting import _Labeller, _plt, autoscale_y, figure_path, legend, parameter_line, save_figure, set_titles
+from .plotting import _Labeller, _plt, alpha_texts, autoscale_y, figure_path, legend, parameter_line, save_figure, set_titles
 from .window_solve import _F_interp, coverage
 
 COLORS = {"uniform": "tab:gray", "unspecialised": "tab:purple", "copying": "tab:blue", "redundant": "tab:olive",
@@ -58,12 +58,13 @@ def _mark_phases(ax, res, lab) -> None:
     """Vertical lines at the phase changes of the global minimum (style by kind) and at their
     spinodals (dotted), labelled."""
     for p in res.phases:
-        ax.axvline(p.alpha, color="k", ls=KIND_LS[p.kind], lw=1.1,
-                   label=lab(rf"{p.kind}: {p.frm} $\to$ {p.to}, $\alpha$ = {p.alpha:.5g}"))
         sp = [a for a in (p.alpha_spinodal_low, p.alpha_spinodal_high) if a is not None]
+        a_txt, *sp_txt = alpha_texts([p.alpha] + sp)
+        ax.axvline(p.alpha, color="k", ls=KIND_LS[p.kind], lw=1.1,
+                   label=lab(rf"{p.kind}: {p.frm} $\to$ {p.to}, $\alpha$ = {a_txt}"))
         for a in sp:
             ax.axvline(a, color="0.45", ls=":", lw=1.0,
-                       label=lab(r"spinodals $\alpha_{\rm sp}^\pm$ = " + ", ".join(f"{s:.5g}" for s in sp)))
+                       label=lab(r"spinodals $\alpha_{\rm sp}^\pm$ = " + ", ".join(sp_txt)))
 
 
 def _draw_branches(ax, res, value) -> tuple:

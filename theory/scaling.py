@@ -105,9 +105,21 @@ def softmax_coexistence_asymptotic(T: float, nu: float, sigma2: float, prior: st
 
 def softmax_lower_spinodal_asymptotic(T: float, nu: float, sigma2: float, prior: str = "qk",
                                       objective: str = "posterior") -> float:
-    """Lower spinodal (the copy minimum appears) of the asymptotic reduced problem: the minimum
-    over ``z`` of ``a`` on the stationary curve ``a z = j'(s)(1+z)^2``,
-    ``2 s = log T + log z + log(1 + c/a)``; returns ``alpha = a nu T``."""
+    """Lower spinodal (the copy minimum appears) of the asymptotic reduced problem; NaN if it has none.
+
+    On the stationary curve ``a z = j'(s)(1+z)^2``, ``2 s = log T + log z + log(1 + c/a)``, ``a(z)``
+    has a local minimum at ``z = O(1)`` (``z = 1``, ``a = 4`` for MAP qk, where ``j' = 1``): the fold
+    where the copy minimum appears. Returns ``alpha = a nu T`` there.
+
+    Towards small ``z`` the curve turns back (a local maximum of ``a``, then ``a -> 0`` as ``z -> 0``):
+    that piece leaves the copy regime (``z`` is no longer large against ``1/T`` corrections) and
+    holds no fold of the copy minimum. The fold is therefore the interior local minimum of ``a(log z)``
+    on a grid of ``log z`` in ``[-6, 6]`` with the largest ``z`` (refined by bounded Brent between its
+    grid neighbours) -- not the smallest ``a`` on the interval, which for ``T <~ 5`` (qk posterior)
+    is the edge ``log z = -6`` of the small-``z`` piece and jumped from ``~0.25 nu T`` to ``~3 nu T``
+    between ``T = 5`` and ``6``. A rate without such a minimum (gaussian prior at ``T <~ 4``,
+    default ``nu, sigma2``: ``a(z)`` monotone on the copy side) gives NaN: the law has no solution there.
+    """
     _, j1, _ = _check(T, nu, sigma2, prior, objective)
     L, c = math.log(T), 1.0 / (nu * sigma2)
 
@@ -116,8 +128,14 @@ def softmax_lower_spinodal_asymptotic(T: float, nu: float, sigma2: float, prior:
         f = lambda a: a - j1(0.5 * (L + lz + math.log1p(c / a))) * (1.0 + z) ** 2 / z
         return brentq(f, 1e-12, 1e12, xtol=1e-300, rtol=1e-15)
 
-    res = minimize_scalar(a_on_curve, bounds=(-6.0, 6.0), method="bounded", options={"xatol": 1e-12})
-    return float(res.fun) * nu * T
+    lz = np.linspace(-6.0, 6.0, 241)
+    av = np.array([a_on_curve(v) for v in lz])
+    mins = np.nonzero((av[1:-1] < av[:-2]) & (av[1:-1] <= av[2:]))[0] + 1
+    if len(mins) == 0:
+        return math.nan
+    i = int(mins[-1])
+    res = minimize_scalar(a_on_curve, bounds=(lz[i - 1], lz[i + 1]), method="bounded", options={"xatol": 1e-12})
+    return float(min(res.fun, av[i])) * nu * T
 
 
 # ----------------------------------------------------------------------------- softmax: uniform regime
@@ -349,6 +367,8 @@ def law_values(T: float, nu: float, sigma2: float, attention: str, prior: str, o
     try:
         low = softmax_lower_spinodal_asymptotic(T, nu, sigma2, prior, objective)
     except (ValueError, ParameterError):
+        low = None
+    if low is not None and math.isnan(low):  # no fold of the copy minimum in the asymptotic problem
         low = None
     high = (uniform_spinodal_map(T, nu, sigma2) if (prior == "qk" and objective == "map")
             else softmax_upper_spinodal_asymptotic(T, nu, sigma2, prior, objective))
