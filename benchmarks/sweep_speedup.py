@@ -59,6 +59,8 @@ def main(argv=None):
     ap.add_argument("--tasks", type=int, default=8)
     ap.add_argument("--executors", default="dask,processes")
     ap.add_argument("--markdown", action="store_true", help="(the table is always markdown)")
+    ap.add_argument("--json", metavar="PATH", default=None,
+                    help="write the rows as JSON (results/benchmarks_sweep_speedup.json, rendered by `copyhead report`)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="alternate serial and the executors this many times (the load of a shared machine drifts)")
     a = ap.parse_args(argv)
@@ -66,7 +68,8 @@ def main(argv=None):
 
     doc = spec_doc(a.V, a.iters, a.tasks)
     warm = spec_doc(6, 10, 2 * a.workers, alphas=[20.0 + i for i in range(2 * a.workers)])
-    print(f"uptime before: {uptime()}", flush=True)
+    t_start, before = time.perf_counter(), uptime()
+    print(f"uptime before: {before}", flush=True)
     print(f"cpus available: {len(os.sched_getaffinity(0))}; {a.tasks} verify tasks, V={a.V}, iters={a.iters}, "
           f"warmup={doc['fixed']['warmup']}", flush=True)
     res, identical = [], True
@@ -101,7 +104,37 @@ def main(argv=None):
     print("\n".join(lines))
     print(f"datasets identical across executors: {identical}; failed tasks: {sum(r['failed'] for r in res)}")
     print(f"uptime after: {after}")
+    if a.json:
+        write_rows(a, res, identical, before, after, time.perf_counter() - t_start)
     return 0 if identical else 1
+
+
+def write_rows(a, res, identical, before, after, wall_s):
+    """The rounds as ``copyhead.benchmarks/1`` rows (one per parallel run: its speed-up over the
+    serial run of the same round), plus the median per executor."""
+    from copyhead.io import provenance, write_json
+
+    rows = []
+    for i, r in enumerate(res):
+        if r["kind"] == "serial":
+            serial = r
+            continue
+        rows.append({"name": f"round {i // (len(a.executors.split(',')) + 1) + 1}: {r['kind']}, {r['workers']} workers "
+                             f"/ serial, sweep wall", "value": round(r["speedup"], 3), "unit": "x", "target": ">= 1.6",
+                     "note": f"serial {serial['wall_s']:.2f} s, {r['kind']} {r['wall_s']:.2f} s; cores the sweep got "
+                             f"(task CPU / wall) {sum(serial['task_cpu']) / serial['wall_s']:.2f} / "
+                             f"{sum(r['task_cpu']) / r['wall_s']:.2f}; task CPU median {statistics.median(r['task_cpu']):.2f} s"})
+    for kind in a.executors.split(","):
+        sp = [r["speedup"] for r in res if r["kind"] == kind]
+        rows.append({"name": f"median over {len(sp)} rounds: {kind} / serial", "value": round(statistics.median(sp), 3),
+                     "unit": "x", "target": ">= 1.6", "note": f"range {min(sp):.2f}-{max(sp):.2f}x"})
+    doc = {"format": "copyhead.benchmarks/1", "command": "python benchmarks/sweep_speedup.py " + " ".join(
+               f"--{k} {v}" for k, v in (("tasks", a.tasks), ("iters", a.iters), ("V", a.V), ("workers", a.workers),
+                                         ("executors", a.executors), ("repeat", a.repeat))),
+           "machine": f"{len(os.sched_getaffinity(0))} CPUs", "load_average_before_after": f"{before} / {after}",
+           "datasets_identical": identical, "rows": rows}
+    write_json(doc, a.json, provenance=provenance(wall_s=wall_s))
+    print(f"wrote {a.json}")
 
 
 if __name__ == "__main__":
