@@ -36,6 +36,19 @@ class ContinuationError(RuntimeError):
     """Continuation or a Newton refinement did not converge (message has reason and residual)."""
 
 
+def check_finite(obj, path: str = "result") -> None:
+    """Raise :class:`ContinuationError` naming the first NaN/inf float in a nested dict/list result
+    (a solver result must never report a non-finite number as if it were an answer)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            check_finite(v, f"{path}.{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            check_finite(v, f"{path}[{i}]")
+    elif isinstance(obj, float) and not math.isfinite(obj):
+        raise ContinuationError(f"non-finite value in {path}: {obj}")
+
+
 def stationarity_residual(d, x: float, alpha: float) -> float:
     """Relative residual of ``F_x = 0`` at ``(x, alpha)`` from the kernel tuple ``d``.
 

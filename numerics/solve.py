@@ -33,7 +33,7 @@ from copyhead.theory.landau import critical_alpha, landau_b
 from copyhead.theory.model import Model, ParameterError
 
 from .branches import _EPS_SIDE, Branch, all_branches, x_grid
-from .continuation import RTOL_ACCEPT, ContinuationError
+from .continuation import RTOL_ACCEPT, ContinuationError, check_finite
 from .kernels import Kernel
 
 
@@ -105,22 +105,11 @@ class Result:
             "max_residual": self.max_residual,
             "residuals_are": "relative (backward errors: relative change of x or alpha that makes the point exact)",
         }
-        _check_finite(d)
+        check_finite(d)
         return d
 
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(), **kw)
-
-
-def _check_finite(obj, path="result"):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            _check_finite(v, f"{path}.{k}")
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            _check_finite(v, f"{path}[{i}]")
-    elif isinstance(obj, float) and not math.isfinite(obj):
-        raise ContinuationError(f"non-finite value in {path}: {obj}")
 
 
 # ----------------------------------------------------------------------------- alpha range

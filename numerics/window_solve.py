@@ -28,7 +28,7 @@ from scipy.optimize import brentq
 
 from copyhead.theory.model import Model, ParameterError
 
-from .continuation import ContinuationError
+from .continuation import ContinuationError, check_finite
 from .window_branches import BranchFinder, WindowBranch, alignment, copy_threshold, phase_label, specialisation
 from .window_continuation import newton_state, trace
 from .window_free import WindowFreeEnergy
@@ -119,22 +119,11 @@ class WindowResult:
             },
             "converged": self.converged,
         }
-        _check_finite(d)
+        check_finite(d)
         return d
 
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(), **kw)
-
-
-def _check_finite(obj, path="result"):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            _check_finite(v, f"{path}.{k}")
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            _check_finite(v, f"{path}[{i}]")
-    elif isinstance(obj, float) and not math.isfinite(obj):
-        raise ContinuationError(f"non-finite value in {path}: {obj}")
 
 
 def coverage(M) -> float:

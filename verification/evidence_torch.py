@@ -368,6 +368,21 @@ def log_posterior_scores(S, G, sigma2, kappa, attention_kind: str, N: int, *, on
 
 
 # --------------------------------------------------------------------------- flat target for HMC
+def bind_counts(model: Model, G, B: Optional[int] = None, device=None):
+    """``(counts, B)`` of a posterior sampler: ``G`` as :class:`Counts` checked against the model's
+    ``T`` and ``V``, and the number of chains (default: one per data group).
+
+    Raises :class:`ParameterError` naming ``objective`` (not the posterior) or ``G`` (wrong shape).
+    """
+    if model.objective != "posterior":
+        raise ParameterError("objective", model.objective, "the sampler needs objective='posterior'")
+    counts = G if isinstance(G, Counts) else Counts(G, device=device)
+    V = model.require_V()
+    if counts.V != V or counts.T != model.T:
+        raise ParameterError("G", tuple(counts.G.shape), f"counts must have T={model.T}, V={V}")
+    return counts, int(counts.n_groups if B is None else B)
+
+
 class PosteriorTarget:
     """Log posterior of a batch of chains as a function of one flat state ``x`` ``(B, dim)``.
 
@@ -390,17 +405,11 @@ class PosteriorTarget:
     observable_names = ("m", "r", "train_err")
 
     def __init__(self, model: Model, G, B: Optional[int] = None, *, sigma2=None, kappa=None, device=None):
-        if model.objective != "posterior":
-            raise ParameterError("objective", model.objective, "the sampler needs objective='posterior'")
         self.model = model
-        self.counts = G if isinstance(G, Counts) else Counts(G, device=device)
-        V = model.require_V()
-        if self.counts.V != V or self.counts.T != model.T:
-            raise ParameterError("G", tuple(self.counts.G.shape), f"counts must have T={model.T}, V={V}")
-        self.B = int(self.counts.n_groups if B is None else B)
+        self.counts, self.B = bind_counts(model, G, B, device)
         self.device = self.counts.device
         self.T = model.T
-        self.V = V
+        self.V = self.counts.V
         self.N = model.N
         self.attention = model.attention
         self.prior = model.prior

@@ -27,7 +27,7 @@ import torch
 from copyhead.numerics.window_branches import threshold
 from copyhead.theory.model import Model, ParameterError
 
-from .evidence_torch import Counts, attention
+from .evidence_torch import Counts, attention, bind_counts
 
 DTYPE = torch.float64
 
@@ -117,16 +117,11 @@ class WindowPosterior:
     """
 
     def __init__(self, model: Model, G, B: Optional[int] = None, device=None):
-        if model.objective != "posterior":
-            raise ParameterError("objective", model.objective, "the sampler needs objective='posterior'")
         if model.prior != "qk":
             raise ParameterError("prior", model.prior, "the window sampler implements the qk prior")
         self.model = model
-        self.counts = G if isinstance(G, Counts) else Counts(G, device=device)
-        V = model.require_V()
-        if self.counts.V != V or self.counts.T != model.T:
-            raise ParameterError("G", tuple(self.counts.G.shape), f"counts must have T={model.T}, V={V}")
-        self.B = int(self.counts.n_groups if B is None else B)
+        self.counts, self.B = bind_counts(model, G, B, device)
+        V = self.counts.V
         self.counts.group_size(self.B)
         self.H, self.K, self.T, self.V, self.N = model.heads, model.parents, model.T, V, model.N
         self.dim = 2 * self.H * self.N * self.T
