@@ -7,6 +7,8 @@ the shared ones of :func:`copyhead.cli.common.add_output_args`.
 """
 from __future__ import annotations
 
+import time
+
 
 def print_json(docs: dict) -> None:
     """One JSON document: the one result, or ``{attention: result}`` for both attentions."""
@@ -28,6 +30,33 @@ def write_outputs(res, folder, args, doc: dict, dataset, figures, csv) -> list:
                             provenance=doc["provenance"]))
     paths.append(write_dataset(dataset(res), folder / f"{key}.nc", provenance=doc["provenance"]))
     return paths
+
+
+def solve_models(models, window, args, folder, solver, table, dataset, figures, csv) -> dict:
+    """Solve every model with ``solver(model, alpha_range=window)``, print its ``table`` (unless
+    silent), write its files (:func:`write_outputs`) and print the JSON (``--json``); returns
+    ``{attention: result}``. One path for ``solve`` and its window-copier variant."""
+    from copyhead.io import provenance
+
+    from .common import silent
+
+    out, docs = {}, {}
+    for model in models:
+        t0 = time.perf_counter()
+        res = solver(model, alpha_range=window)
+        wall = time.perf_counter() - t0
+        out[model.attention] = res
+        docs[model.attention] = {**res.to_dict(), "provenance": provenance(wall_s=wall)}
+        if not silent(args):
+            print(table(res))
+            print(f"  solved in {wall:.3f} s\n")
+    for att, res in out.items():
+        paths = write_outputs(res, folder, args, docs[att], dataset, figures, csv)
+        if not silent(args):
+            print(f"[{att}] wrote " + ", ".join(str(p) for p in paths))
+    if args.json:
+        print_json(docs)
+    return out
 
 
 PHASE_CSV_COLUMNS = ("value", "transition", "to", "alpha_c", "alpha_spinodal_low", "alpha_spinodal_high", "m_below",

@@ -13,8 +13,7 @@ def run_solve(args, window=None) -> int:
     per attention."""
     from copyhead.theory.model import ParameterError
 
-    from ._outputs import print_json, write_outputs
-    from .common import silent
+    from ._outputs import solve_models
 
     attentions = [args.attention] if args.attention else ["softmax", "linear"]
     models = [model_from_args(args, attention=a) for a in attentions]  # validate before computing
@@ -25,27 +24,12 @@ def run_solve(args, window=None) -> int:
             raise ParameterError("prior", m.prior, "linear attention with the gaussian prior has a continuous O(H) "
                                  "head-rotation symmetry (not supported); use --prior qk or --attention softmax")
     folder = outdir(args.outdir)
-    from copyhead.io import provenance
     from copyhead.numerics.datasets import window_solve_dataset
     from copyhead.numerics.window_plotting import save_window_csv, save_window_figures
     from copyhead.numerics.window_solve import format_window_table, solve_window
 
-    out, docs = {}, {}
-    for model in models:
-        t0 = time.perf_counter()
-        res = solve_window(model, alpha_range=window)
-        wall = time.perf_counter() - t0
-        out[model.attention] = res
-        docs[model.attention] = {**res.to_dict(), "provenance": provenance(wall_s=wall)}
-        if not silent(args):
-            print(format_window_table(res))
-            print(f"  solved in {wall:.3f} s\n")
-    for att, res in out.items():
-        paths = write_outputs(res, folder, args, docs[att], window_solve_dataset, save_window_figures, save_window_csv)
-        if not silent(args):
-            print(f"[{att}] wrote " + ", ".join(str(p) for p in paths))
-    if args.json:
-        print_json(docs)
+    solve_models(models, window, args, folder, solve_window, format_window_table, window_solve_dataset,
+                 save_window_figures, save_window_csv)
     return 0
 
 

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import math
-import time
 
-from .common import add_model_args, add_output_args, add_window_args, model_from_args, outdir, silent
-from ._outputs import print_json, write_outputs
+from .common import add_model_args, add_output_args, add_window_args, model_from_args, outdir
+from ._outputs import solve_models
 
 NAME = "solve"
 HELP = "branches, spinodals, coexistence and classification in alpha"
@@ -50,27 +49,12 @@ def run(args) -> int:
     models = [model_from_args(args, attention=a) for a in attentions]  # validate before computing
     window = alpha_range(args)
     folder = outdir(args.outdir)
-    from copyhead.io import provenance
     from copyhead.numerics.datasets import solve_dataset
     from copyhead.numerics.plotting import save_branches_csv, save_solve_figures
     from copyhead.numerics.solve import format_table, solve
 
-    out, docs = {}, {}
-    for model in models:
-        t0 = time.perf_counter()
-        res = solve(model, alpha_range=window)
-        wall = time.perf_counter() - t0
-        out[model.attention] = res
-        docs[model.attention] = {**res.to_dict(), "provenance": provenance(wall_s=wall)}
-        if not silent(args):
-            print(format_table(res))
-            print(f"  solved in {wall:.3f} s\n")
-    for att, res in out.items():
-        paths = write_outputs(res, folder, args, docs[att], solve_dataset, save_solve_figures, save_branches_csv)
-        if not silent(args):
-            print(f"[{att}] wrote " + ", ".join(str(p) for p in paths))
-    if args.json:
-        print_json(docs)
+    out = solve_models(models, window, args, folder, solve, format_table, solve_dataset, save_solve_figures,
+                       save_branches_csv)
     bad = [r for r in out.values() if not r.converged]
     for r in bad:
         print(f"copyhead: solver did not converge: {r.model.attention}: largest relative residual "
