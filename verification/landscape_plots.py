@@ -87,6 +87,11 @@ def plot_alpha_c(table: list, fits: dict, path) -> str:
     ax.plot(x, y1, "s", mfc="none", color="tab:red", label="one loop (Laplace)")
     ax.plot(x, [r["alpha_c_saddle"] for r in table], "^", mfc="none", color="tab:purple", label="equal minima of F - e1/V")
     ax2.errorbar(x, y - y1, yerr=e, fmt="ko", ms=5, capsize=3, label="HMC umbrella (grey: single data sets)")
+    lr = [r for r in table if r.get("alpha_c_long_run") is not None]
+    if lr:  # the longer runs at one alpha (same data sets, 4 runs x 3000 iterations), slightly offset in 1/V
+        ax2.errorbar([1.0 / r["V"] + 0.002 for r in lr], [r["alpha_c_long_run"] - r["alpha_c_one_loop"] for r in lr],
+                     yerr=[r["alpha_c_long_run_err"] for r in lr], fmt="s", color="tab:blue", mfc="none", ms=5,
+                     capsize=3, label="longer runs at one alpha (same data sets)")
     r8 = [r for r in table if r.get("alpha_c_switching") is not None]
     for a_ in (ax, ax2):
         if r8:

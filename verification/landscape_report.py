@@ -317,7 +317,7 @@ def render_report(out: Path, figures: bool = False):
                              f"{', '.join(str(d['data_seed']) for d in lr['datasets'])}): α − log-odds/slope = "
                              f"{ac:.4f} ± {lr['log_odds_err'] / t['slope']:.4f} (short runs: {t['alpha_c']:.4f} ± "
                              f"{t['alpha_c_err']:.4f}; one loop {t['alpha_c_one_loop']:.4f}).")
-                t["alpha_c_long_run"] = ac
+                t["alpha_c_long_run"], t["alpha_c_long_run_err"] = ac, lr["log_odds_err"] / t["slope"]
         r8 = [r for r in table if r["V"] == 8]
         if r8 and sw:
             r = r8[0]
