@@ -90,6 +90,10 @@ def validate(options: dict):
                   objective="posterior", V=o["V"], alpha=o["alpha"])
     plan = plan_windows(model, model.alpha_effective, o["V"], n_windows=o["windows"], m_range=o["m_range"],
                         spring=o["spring"], spacing=o["spacing"])
+    lo, hi = plan.centres[0], plan.centres[-1]
+    if o["split"] is not None and not lo < o["split"] < hi:
+        raise ParameterError("split", o["split"], f"must lie between the outermost window centres "
+                                                  f"({lo:.4g}, {hi:.4g}) so that both basins are sampled")
     if o["split"] is None and theory_barrier(model) is None:
         raise ParameterError("split", None, f"the theory landscape F - e1/V has one basin at V={o['V']}, "
                                             f"alpha={o['alpha']:g}: give the basin split m*")

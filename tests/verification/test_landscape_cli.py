@@ -19,6 +19,8 @@ from copyhead.theory.model import ParameterError
     (["--spring", "-3"], "spring"),
     (["--direct-chains", "1"], "direct_chains"),
     (["--alpha", "-1"], "alpha"),
+    (["--split", "2"], "split=2"),  # outside the windows: was an SVD failure after the sampling, exit 1
+    (["--split", "0.01"], "split=0.01"),
 ])
 def test_bad_options_exit_2_before_computing(argv, name, tmp_path, capsys):
     out = tmp_path / "out"
