@@ -97,6 +97,23 @@ ATTRS = {
     "m_below": {"long_name": "m on the stable branch just below alpha_c", "units": "1"},
     "m_above": {"long_name": "m on the stable branch just above alpha_c", "units": "1"},
     "residual": {"long_name": "residual of the transition point", "units": "1"},
+    "converged": {"long_name": "every branch point, fold and alpha_c below the solver's tolerances"},
+    "window_low": {"long_name": "lower end of the alpha window the solver searched", "units": "1"},
+    "window_high": {"long_name": "upper end of the alpha window the solver searched", "units": "1"},
+    "n_branches": {"long_name": "number of stationary branches traced", "units": "1"},
+    "n_folds": {"long_name": "number of folds (spinodals) found", "units": "1"},
+    "n_phases": {"long_name": "number of changes of the global minimum (window copier)", "units": "1"},
+    "transition_to": {"long_name": "phase after the top-level transition (window copier)"},
+    "specialisation_below": {"long_name": "sigma_K(M), smallest singular value of M, just below alpha_c",
+                             "units": "1"},
+    "specialisation_above": {"long_name": "sigma_K(M), smallest singular value of M, just above alpha_c",
+                             "units": "1"},
+    "alignment_below": {"long_name": "alignment of the copying heads just below alpha_c (NaN: no head copies)",
+                        "units": "1"},
+    "alignment_above": {"long_name": "alignment of the copying heads just above alpha_c (NaN: no head copies)",
+                        "units": "1"},
+    "landau_b": {"long_name": "quartic Landau coefficient b of F(m) at the pitchfork of m = 0 (linear attention; NaN: none)",
+                 "units": "1"},
     "transition": {"long_name": "kind of transition (first-order, second-order, crossover)"},
     "log_odds": {"long_name": "ln Z_copy - ln Z_uniform of the finite posterior on one data set (umbrella + MBAR)",
                  "units": "nats"},
@@ -137,14 +154,30 @@ def solve_validate(o: dict) -> None:
 
 
 def solve_compute(o: dict) -> dict:
-    """``copyhead solve`` at one model: the transition and its spinodals (V = inf)."""
+    """``copyhead solve`` at one model: the transition and its spinodals (V = inf); with
+    ``heads``/``parents`` other than 1 the window copier's solver, as ``copyhead solve`` does."""
     from copyhead.numerics.solve import solve
 
-    res = solve(_model(o), alpha_range=_solve.alpha_range(Namespace(**o)))
+    model, window = _model(o), _solve.alpha_range(Namespace(**o))
+    if model.heads != 1 or model.parents != 1:
+        return _solve_window_compute(model, window)
+    res = solve(model, alpha_range=window)
     d = res.to_dict()
     return {**res.transition.to_dict(), "landau_b": d["landau_b"], "converged": d["converged"],
             "window_low": d["alpha_range"][0], "window_high": d["alpha_range"][1],
             "n_branches": len(d["branches"]), "n_folds": len(d["folds"]), "info": d}
+
+
+def _solve_window_compute(model, window) -> dict:
+    """The window copier (``heads``, ``parents``): its top-level transition, spinodals and order parameters."""
+    from copyhead.numerics.window_solve import solve_window
+
+    d = solve_window(model, alpha_range=window).to_dict()
+    keys = ("transition", "transition_to", "alpha_c", "alpha_spinodal_low", "alpha_spinodal_high", "m_below",
+            "m_above", "residual", "specialisation_below", "specialisation_above", "alignment_below",
+            "alignment_above", "converged")
+    return {**{k: d[k] for k in keys}, "window_low": d["alpha_range"][0], "window_high": d["alpha_range"][1],
+            "n_branches": len(d["branches"]), "n_folds": len(d["folds"]), "n_phases": len(d["phases"]), "info": d}
 
 
 # ----------------------------------------------------------------------------------------- verify

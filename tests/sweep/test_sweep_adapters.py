@@ -48,3 +48,24 @@ def test_adapter_records_become_variables(name, tmp_path):
         assert float(ds.log_odds_mean[0]) == pytest.approx(float(ds.log_odds.mean()), abs=1e-12)
     if name == "switching":
         assert {"alpha_c_theory_inf", "m_threshold"} <= set(ds.data_vars) and ds.alpha_c_theory_inf.dims == ("V",)
+
+
+def test_solve_sweep_over_parents_uses_the_window_solver_and_labels_every_variable(tmp_path):
+    """``heads``/``parents`` are options of ``copyhead solve`` and so of its sweep; a window copier
+    task must be solved by the window solver (it failed with a KeyError in the copy-head solver),
+    and every variable of a solve sweep carries a ``long_name``."""
+    from copyhead import Model
+    from copyhead.numerics.solve import solve
+    from copyhead.numerics.window_solve import solve_window
+
+    doc = {"command": "solve", "grid": {"parents": [1, 2]}, "fixed": {"attention": "softmax", "heads": 1}}
+    with open_executor("serial") as (ex, info):
+        report = run(parse_spec(doc, registry()), tmp_path, ex, info)
+    ds = xr.load_dataset(tmp_path / "sweep.nc")
+    assert report.failed == 0, ds.error.values
+    direct = {1: solve(Model()).transition.alpha_c, 2: solve_window(Model(heads=1, parents=2)).transition.alpha}
+    for k, a in direct.items():
+        assert float(ds.alpha_c.sel(parents=k)) == pytest.approx(a, rel=1e-12)
+    assert str(ds.transition_to.sel(parents=2).item()) == "copying"
+    unlabelled = [v for v in ds.data_vars if "long_name" not in ds[v].attrs]
+    assert not unlabelled, unlabelled
