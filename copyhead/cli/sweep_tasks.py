@@ -82,7 +82,11 @@ ATTRS = {
     "f_map": {"long_name": "MAP free energy at the final point", "units": "nats"},
     "grad_norm": {"long_name": "|grad U| at the last step", "units": "1"},
     "jump_step": {"long_name": "Adam step of the jump in m(t) (NaN: none)", "units": "steps"},
-    "sharpness": {"long_name": "abruptness of the jump in m(t)", "units": "1"},
+    "jump_fraction": {"long_name": "largest change of m(t) in one step over the total range of m (near 1: one "
+                                   "abrupt jump)", "units": "1"},
+    "t50": {"long_name": "first Adam step at which m covered half of its net change (NaN: |net change| < 0.05)",
+            "units": "steps"},
+    "sharpness": {"long_name": "abruptness of the jump in m(t): (t90 - t10)/t50", "units": "1"},
     "accept": {"long_name": "mean acceptance rate of the all-weights sampler", "units": "1"},
     "copy_fraction": {"long_name": "time fraction on the copy branch, pooled over chains", "units": "1"},
     "copy_fraction_err": {"long_name": "standard error of copy_fraction over chains", "units": "1"},

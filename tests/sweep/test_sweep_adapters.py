@@ -39,6 +39,9 @@ def test_adapter_records_become_variables(name, tmp_path):
     assert report.failed == 0, ds.error.values
     for c in columns:
         assert ds[c].dims == dims and ds[c].notnull().all(), c
+    if name != "induction":  # the commands' own columns carry long_name (induction: flattened nested results)
+        unlabelled = [v for v in ds.data_vars if "long_name" not in ds[v].attrs]
+        assert not unlabelled, unlabelled
     if "m_mean" in ds:
         assert ((ds.m_mean >= 0) & (ds.m_mean <= 1.5)).all()
     if name.startswith("verify"):
