@@ -242,9 +242,20 @@ def _logit(p):
 
 
 def _switching(runs: List[dict]) -> str:
+    """One subsection per vocabulary size ``V`` (runs at different V are never pooled)."""
+    Vs = sorted({r["doc"]["V"] for r in runs})
+    parts = ["## Branch switching at small V", ""]
+    for V in Vs:
+        if len(Vs) > 1:
+            parts += [f"### V = {V}", ""]
+        parts.append(_switching_at_V([r for r in runs if r["doc"]["V"] == V]))
+    return "\n".join(parts)
+
+
+def _switching_at_V(runs: List[dict]) -> str:
     from copyhead.verification.switching import fit_alpha_c
 
-    out = ["## Branch switching at small V", ""]
+    out = []
     V = runs[0]["doc"]["V"]
     chains = [dict(c, run=run["name"]) for run in runs for c in (run["derived"] or {}).get("chains", [])]
     alphas = sorted({c["alpha"] for c in chains})
@@ -275,7 +286,8 @@ def _switching(runs: List[dict]) -> str:
                       "one-loop log Z_copy − log Z_dis", "logit f"], body))
     acs = {k: fit_alpha_c(alphas, [v[a] for a in alphas]) for k, v in sets.items() if len(v) == len(alphas)}
     vals = np.array([v for v in acs.values() if v is not None])
-    pooled = fit_alpha_c(alphas, [float(np.mean([v[a] for v in sets.values()])) for a in alphas])
+    # the mean at each alpha over the replicas that sampled it (runs may have different alpha lists)
+    pooled = fit_alpha_c(alphas, [float(np.mean([v[a] for v in sets.values() if a in v])) for a in alphas])
     d0 = runs[0]["doc"]
     text = f"α_c(V = {V}) from the mean time fraction over all {len(sets)} data-set replicas: **{f(pooled, '.3f')}**"
     if len(vals):

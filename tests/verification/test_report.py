@@ -121,3 +121,25 @@ def test_collect_and_render_tiny_runs_of_every_command(tmp_path, capsys):
                  "## Branch switching"):
         assert head in text
     assert _main(["report", "--check", "--results", str(tmp_path / "results"), "--root", str(root)], capsys)[0] == 0
+
+
+def test_switching_runs_at_different_V_and_alphas_are_not_pooled(tmp_path, capsys):
+    """A collected switching run at another V (and another alpha list) beside the committed V = 8 runs
+    gets its own subsection; it crashed the renderer with a KeyError on an alpha the other run lacks."""
+    res = tmp_path / "results"
+    res.mkdir()
+    for name in ("switching_V8_seed0_summary.json", "switching_V8_seed0_summary.report.json"):
+        shutil.copyfile(ROOT / "results" / name, res / name)
+    doc = json.loads((res / "switching_V8_seed0_summary.json").read_text())
+    rep = json.loads((res / "switching_V8_seed0_summary.report.json").read_text())
+    keep = doc["alphas"][1:]
+    doc = dict(doc, V=6, alphas=keep)
+    rep = dict(rep, chains=[c for c in rep["chains"] if c["alpha"] in keep])
+    (res / "switching_V6_seed0_summary.json").write_text(json.dumps(doc))
+    (res / "switching_V6_seed0_summary.report.json").write_text(json.dumps(rep))
+    rc, _, err = _main(["report", "--results", str(res), "--root", str(tmp_path)], capsys)
+    assert rc == 0, err
+    text = (tmp_path / "verification" / "RESULTS.md").read_text()
+    assert text.count("## Branch switching at small V") == 1
+    assert text.index("### V = 6") < text.index("### V = 8")
+    assert "α_c(V = 6)" in text and "α_c(V = 8)" in text
