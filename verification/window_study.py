@@ -202,7 +202,7 @@ def run_hmc(model: Model, alphas, iters: int = 2000, warmup: int = 1000, n_leapf
         row["m_mcse_max"] = max(_mcse(out.samples(n)[:, b]) for n in mnames)
         rows.append(row)
     wall = time.perf_counter() - t0
-    return {"model": model.to_dict(), "alphas": alphas, "starts": list(starts), "iters": iters, "warmup": warmup,
+    return {"model": _model_dict(model), "alphas": alphas, "starts": list(starts), "iters": iters, "warmup": warmup,
             "n_leapfrog": n_leapfrog, "N": model.N, "P": [model.replace(alpha=a).P for a in alphas],
             "seed": seed, "data_seeds": data_seeds, "torch_seed": torch_seed, "rows": rows,
             "theory_transition": res.transition.to_dict() if res.transition else None,
@@ -277,11 +277,16 @@ def run_adam(model: Model, alphas, steps: int = 3000, lr: float = 0.03, eps: flo
                      "loss_per_V2": float(U[i].detach()) / V**2, "grad_norm": float(gnorm[i].detach()),
                      "q_initial": float(qtr[0, i]), "break_step": int(rec["step"][brk[0]]) if len(brk) else None,
                      "copy_step": int(rec["step"][cop[0]]) if len(cop) else None})
-    return {"model": model.to_dict(), "alphas": alphas, "steps": steps, "lr": lr, "eps": eps, "init_scale": init_scale,
+    return {"model": _model_dict(model), "alphas": alphas, "steps": steps, "lr": lr, "eps": eps, "init_scale": init_scale,
             "seed": seed, "data_seeds": data_seeds, "torch_seed": torch_seed, "rows": rows,
             "trace": {"step": rec["step"], "q": qtr.tolist(), "coverage": ctr.tolist(),
                       "alignment": rec["alignment"]},
             "wall_s": time.perf_counter() - t0}
+
+
+def _model_dict(model) -> dict:
+    """``model.to_dict()`` with ``heads`` and ``parents`` always present (``to_dict`` drops them at H = K = 1)."""
+    return {**model.to_dict(), "heads": model.heads, "parents": model.parents}
 
 
 # ----------------------------------------------------------------------------- reporting

@@ -1,8 +1,10 @@
 """``copyhead window-study``: HMC and Adam on the finite window copier against the V = inf theory."""
 from __future__ import annotations
 
-from .common import (ProgressBar, add_model_args, add_run_args, add_window_args, floats, model_from_args, outdir, say,
-                     set_threads, silent)
+import math
+
+from .common import (ProgressBar, add_model_args, add_run_args, add_window_args, at_least, floats, model_from_args,
+                     outdir, say, set_threads, silent)
 
 NAME = "window-study"
 HELP = "window copier: HMC over all heads (readouts integrated) or Adam from a symmetric start, vs the theory"
@@ -40,6 +42,17 @@ def run(args) -> int:
         raise ParameterError("prior", model.prior, "the window sampler implements the qk prior")
     for a in alphas:
         model.replace(alpha=a)
+    if args.what == "hmc":
+        at_least("iters", args.iters, 10)
+        at_least("warmup", args.warmup, 0)
+        at_least("leapfrog", args.leapfrog, 1)
+    else:
+        at_least("steps", args.steps, 10)
+        for name in ("lr", "init_scale"):
+            if not (math.isfinite(getattr(args, name)) and getattr(args, name) > 0):
+                raise ParameterError(name, getattr(args, name), "must be a finite number > 0")
+        if not (math.isfinite(args.eps) and args.eps >= 0):
+            raise ParameterError("eps", args.eps, "must be a finite number >= 0")
     folder = outdir(args.outdir)
     set_threads(args.threads)
     from copyhead.io import provenance, write_json

@@ -136,3 +136,34 @@ def test_nearest_phase_modulo_symmetry():
     c = float(np.linalg.norm(fe.order_parameters(x)[0][0]))
     lab, stable, d = nearest_phase(fe, states, np.array([[c, 0.0], [0.0, -c]]))
     assert lab == "specialised" and not stable and d < 0.1
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["adam", "--steps", "0"], "steps=0"),  # ran and wrote a figure with exit 0
+    (["adam", "--lr", "-0.1"], "lr=-0.1"),
+    (["hmc", "--iters", "5"], "iters=5"),
+    (["hmc", "--leapfrog", "0"], "leapfrog=0"),
+])
+def test_window_study_bad_run_options_exit_2_before_computing(argv, name, tmp_path, capsys):
+    from copyhead.cli import main
+
+    out = tmp_path / "out"
+    assert main(["window-study", *argv, "--V", "6", "--alphas", "20", "--outdir", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("copyhead: error: invalid parameter") and name in err[0]
+    assert not out.exists()
+
+
+def test_window_study_single_head_single_parent_records_heads(tmp_path, capsys):
+    """H = K = 1 (the copy head) runs through: ``model.to_dict()`` drops heads/parents there, and
+    the table and figure read them (KeyError 'heads' after the sampling before)."""
+    import json
+
+    from copyhead.cli import main
+
+    rc = main(["window-study", "hmc", "--heads", "1", "--parents", "1", "--V", "6", "--alphas", "30",
+               "--iters", "20", "--warmup", "10", "--outdir", str(tmp_path)])
+    assert rc == 0, capsys.readouterr().err
+    assert "heads=1 parents=1" in capsys.readouterr().out
+    doc = json.loads(next(tmp_path.glob("window_hmc_*H1K1*.json")).read_text())
+    assert doc["model"]["heads"] == 1 and doc["model"]["parents"] == 1
