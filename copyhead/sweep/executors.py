@@ -201,6 +201,24 @@ def check_executor(kind: str, workers: Optional[int] = None, scheduler: Optional
             import distributed  # noqa: F401
         except ImportError:
             raise ParameterError("executor", "dask", "needs dask.distributed: pip install copyhead[dask]") from None
+        if scheduler:
+            _check_address(scheduler)
+
+
+def _check_address(scheduler: str) -> None:
+    """A malformed ``--scheduler`` address (e.g. no port) is a ParameterError, not a ValueError from
+    inside ``distributed.Client`` after the spec was read."""
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    from copyhead.theory.model import ParameterError
+
+    try:
+        scheme, loc = parse_address(scheduler)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(loc)
+    except ValueError as exc:
+        raise ParameterError("scheduler", scheduler, f"must be an address like tcp://HOST:PORT ({exc})") from None
 
 
 @contextlib.contextmanager

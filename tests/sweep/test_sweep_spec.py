@@ -93,7 +93,10 @@ def test_unreadable_spec(tmp_path, capsys, text, what):
 
 @pytest.mark.parametrize("args,key", [(["--executor", "serial", "--workers", "2"], "workers"),
                                       (["--executor", "processes", "--scheduler", "tcp://x:1"], "scheduler"),
-                                      (["--executor", "processes", "--workers", "0"], "workers")])
+                                      (["--executor", "processes", "--workers", "0"], "workers"),
+                                      # no port: was a ValueError from distributed.Client, exit 1
+                                      (["--executor", "dask", "--scheduler", "notanaddress"], "scheduler"),
+                                      (["--executor", "dask", "--scheduler", "tcp://host:port"], "scheduler")])
 def test_bad_executor_options(tmp_path, capsys, args, key):
     spec = tmp_path / "spec.toml"
     spec.write_text(_toml(VERIFY))
