@@ -306,6 +306,18 @@ def run_direct(model: Model, alpha: float, *, data_seed: int = 0, chains: int = 
             "acceptance": float(np.mean(res.acceptance)), "divergences": int(np.sum(res.divergences))}
 
 
+def direct_summary(d: dict) -> str:
+    """``"+x.xxx +- e.eee (n switches)"`` for a :func:`direct_log_odds` result (or its JSON form); when
+    the chains never visit one of the basins the log-odds is undefined (NaN, JSON null) and the text
+    gives the copy-basin time fraction instead."""
+    lo, err = d.get("log_odds"), d.get("log_odds_err")
+    sw = f"{d['switches']} switches"
+    if lo is None or not np.isfinite(lo):
+        return f"undefined (copy-basin time fraction {d['fraction']:.3f}, {sw})"
+    e = "nan" if err is None or not np.isfinite(err) else f"{err:.3f}"
+    return f"{lo:+.3f} +- {e} ({sw})"
+
+
 def direct_log_odds(m: np.ndarray, split: float) -> dict:
     """Logit of the pooled time fraction above ``split`` with a jackknife error over chains, and the
     number of basin switches (``m`` of shape ``(chains, iters)``)."""

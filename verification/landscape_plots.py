@@ -17,6 +17,8 @@ def plot_landscape(result: dict, path) -> str:
     """Left: ``F_V(m) = -ln p(m)`` (kT) of the Monte Carlo (mean over runs, band = 2 standard errors)
     with the theory's saddle-point (``F - e1/V``) and one-loop landscapes, all normalised densities.
     Right: the biased window histograms (overlap check)."""
+    from .landscape import direct_summary
+
     plt = _plt()
     prof, th = result["profile"], result.get("theory") or {}
     m, F, dF = (np.asarray(prof[k], float) for k in ("m", "F", "F_err"))
@@ -46,8 +48,8 @@ def plot_landscape(result: dict, path) -> str:
            + (f"\n(data-set sd {result['data_sd']:.2f})" if result.get("data_sd") is not None else "")
            + (f"\none loop: {th['log_odds_one_loop']:+.2f} (integral), {th['log_odds_laplace']:+.2f} (Laplace)"
               if th.get("log_odds_one_loop") is not None else "")
-           + (f"\nunbiased HMC, data set {result['direct']['data_seed']}: {result['direct']['log_odds']:+.2f} "
-              f"± {result['direct']['log_odds_err']:.2f} (umbrella {result['datasets'][0]['log_odds']:+.2f} "
+           + (f"\nunbiased HMC, data set {result['direct']['data_seed']}: {direct_summary(result['direct'])} "
+              f"(umbrella {result['datasets'][0]['log_odds']:+.2f} "
               f"± {result['datasets'][0]['log_odds_err']:.2f})" if result.get("direct") else ""))
     # between the basins the profile is high, so the bottom centre is free for the numbers
     ax.text(0.5, 0.02, txt, transform=ax.transAxes, va="bottom", ha="center", fontsize=7.5,

@@ -293,6 +293,8 @@ def write_outputs(result: dict, prefix: str, command=None, fmt: str = "png") -> 
 
 
 def summary_lines(r: dict) -> list:
+    from copyhead.verification.landscape import direct_summary
+
     th = r.get("theory") or {}
     out = [f"copyhead landscape: softmax V={r['V']} alpha={r['alpha']:g} (alpha_eff {r['alpha_effective']:.4f}, "
            f"N={r['N']}, P={r['P']}); {len(r['windows']['centres'])} windows x {r['options']['replicas']} runs "
@@ -312,8 +314,7 @@ def summary_lines(r: dict) -> list:
                    f"saddle point F - e1/V {th.get('log_odds_saddle', float('nan')):+.3f}")
     if r.get("direct"):
         d = r["direct"]
-        out.append(f"  direct unbiased HMC ({d['chains']} chains x {d['iters']}): {d['log_odds']:+.3f} +- {d['log_odds_err']:.3f} "
-                   f"({d['switches']} switches)")
+        out.append(f"  direct unbiased HMC ({d['chains']} chains x {d['iters']}): {direct_summary(d)}")
     dg = r["diagnostics"]
     out.append(f"  acceptance {dg['acceptance_min']:.2f}-{dg['acceptance_mean']:.2f}, divergences {dg['divergences']}; "
                f"wall time {r['wall_s']['total']:.1f} s (HMC {r['wall_s']['hmc']:.1f} s)")

@@ -63,3 +63,26 @@ def test_tiny_landscape_run_writes_everything(tmp_path, capsys):
     # compute() is a pure function of plain options: the same options give the same numbers
     again = compute(full["options"])
     assert again["log_odds"] == pytest.approx(full["log_odds"], rel=1e-12)
+
+
+def test_direct_chains_in_one_basin_are_reported_not_a_crash(tmp_path):
+    """Unbiased chains that never leave one basin have an undefined log-odds (NaN in memory, null in
+    JSON): the summary and the figure say so with the time fraction (the figure raised TypeError on
+    None after the JSON and CSV were written, exit 1)."""
+    import math
+    from pathlib import Path
+
+    from copyhead.cli.landscape import summary_lines
+    from copyhead.verification.landscape import direct_summary
+    from copyhead.verification.landscape_plots import plot_landscape
+
+    root = Path(__file__).resolve().parents[2] / "results" / "landscape" / "landscape"
+    result = json.loads(next(iter(sorted(root.glob("landscape_V*_seed0.json")))).read_text())
+    for lo in (None, math.nan):
+        d = {"log_odds": lo, "log_odds_err": lo, "fraction": 0.0, "switches": 0, "data_seed": 0, "chains": 2,
+             "iters": 200, "F": [None] * len(result["profile"]["m"]), "F_data0": result["profile"]["F"]}
+        assert direct_summary(d) == "undefined (copy-basin time fraction 0.000, 0 switches)"
+        result["direct"] = d
+        assert any("undefined" in line for line in summary_lines(result))
+    assert Path(plot_landscape(result, tmp_path / "f.png")).stat().st_size > 0
+    assert direct_summary({"log_odds": 0.5, "log_odds_err": 0.25, "switches": 3}) == "+0.500 +- 0.250 (3 switches)"
