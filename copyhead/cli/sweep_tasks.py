@@ -92,6 +92,9 @@ ATTRS = {
     "copy_fraction_err": {"long_name": "standard error of copy_fraction over chains", "units": "1"},
     "switches": {"long_name": "branch changes, summed over chains", "units": "1"},
     "alpha_c_mc": {"long_name": "alpha where the copy time fraction is 1/2 (NaN: not bracketed)", "units": "1"},
+    "alpha_c_mc_err": {"long_name": "jackknife standard error of alpha_c_mc over chains", "units": "1"},
+    "m_threshold": {"long_name": "copy weight at the saddle of F - e1/V at its coexistence: a draw with larger m is "
+                                 "on the copy branch", "units": "1"},
     "alpha_c_theory_corrected": {"long_name": "coexistence of F - e1/V", "units": "1"},
     "alpha_c_theory_one_loop": {"long_name": "one-loop coexistence (equal basin log Z)", "units": "1"},
     "alpha_c_theory_inf": {"long_name": "coexistence at V = inf", "units": "1"},
