@@ -51,9 +51,6 @@ from scipy.optimize import minimize
 from .continuation import ContinuationError
 from .window_continuation import Event, WindowCurve, newton_state, switch_branch, trace
 
-NEAR_EVENT_LADDER = 10.0 ** -np.arange(2.0, 6.0, 0.5)
-"""Relative distances below a symmetric-branch event at which extra seeds are taken (:meth:`BranchFinder.run`)."""
-
 LABELS = ("uniform", "unspecialised", "copying", "redundant", "partial", "mixed", "specialised")
 
 
@@ -463,7 +460,7 @@ class BranchFinder:
                 np.vstack([ev.x[None], c.x]), np.concatenate([[ev.alpha], c.alpha]), np.concatenate([[d[0]], c.F]),
                 np.vstack([np.linalg.eigvalsh(d[2])[None], c.eigs]), np.concatenate([[ev.residual], c.residual]),
                 c.events, ("branch_point", c.end_reasons[1]), [p + 1 for p in c.event_pos],
-                start_event=ev, end_event=c.end_event, skipped=c.skipped,
+                start_event=ev, end_event=c.end_event,
             )
             self.curves.append(c)
             self.switched.append((ev, psi, len(self.curves) - 1))
@@ -519,18 +516,11 @@ class BranchFinder:
         (relative) of an alpha in ``avoid`` (the events of the fully symmetric branch) is moved up by 1 %:
         the automatic window ``[a/2, 2a]`` around a single branch point ``a`` (linear attention) has ``a``
         itself as its geometric midpoint, where a seed sits on the branch point (singular Newton; it failed
-        at nu = 0.3).
-
-        Below each alpha ``e`` in ``avoid`` seeds are also taken at ``e (1 - 10^-p)``, ``p = 2, 2.5, ..., 5.5``
-        (:data:`NEAR_EVENT_LADDER`): a subcritical bifurcation whose broken branches are not axial
-        directions of a multiple eigenvalue (not reached by switching) has local minima only between its
-        fold and the branch point, a window that can be ``5e-4`` wide in relative alpha (linear
-        attention, ``K = 3``: heads copying one after the other within ``6e-5`` of ``alpha = 8``)."""
+        at nu = 0.3)."""
         lo, hi = self.alpha_range
         starts = self.structured_starts()
         seeds = np.geomspace(lo, hi, n_seed_alphas + 2)[1:-1]
         seeds = [a * 1.01 if any(abs(a - e) <= 1e-6 * e for e in avoid) else a for a in seeds]
-        seeds = list(seeds) + sorted(a for e in avoid for a in e * (1.0 - NEAR_EVENT_LADDER) if lo < a < hi)
         for alpha in seeds:
             for x in self.local_minima(alpha, starts):
                 if not self.on_curve(x, alpha):
@@ -569,7 +559,7 @@ class BranchFinder:
             events.append(bp)
             pos.append(i)
         return WindowCurve(c.x, c.alpha, c.F, c.eigs, c.residual, events,
-                           c.end_reasons, pos, start_event=c.start_event, end_event=c.end_event, skipped=c.skipped)
+                           c.end_reasons, pos, start_event=c.start_event, end_event=c.end_event)
 
 
 def _on_segment(fe, x0, a0, x1, a1, alpha):
@@ -612,7 +602,7 @@ def _join(bwd: WindowCurve, fwd: WindowCurve) -> WindowCurve:
         np.vstack([bwd.x[::-1], fwd.x[1:]]), cat(bwd.alpha, fwd.alpha), cat(bwd.F, fwd.F),
         np.vstack([bwd.eigs[::-1], fwd.eigs[1:]]), cat(bwd.residual, fwd.residual),
         bwd.events[::-1] + fwd.events, (bwd.end_reasons[1], fwd.end_reasons[1]), pos_b[::-1] + pos_f,
-        start_event=bwd.end_event, end_event=fwd.end_event, skipped=bwd.skipped + fwd.skipped,
+        start_event=bwd.end_event, end_event=fwd.end_event,
     )
 
 

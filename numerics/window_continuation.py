@@ -13,9 +13,7 @@ Events. The Morse index (number of negative Hessian eigenvalues) is tracked alon
 it changes between two points, the crossing eigenvalue ``mu(sigma)`` (the ``k``-th smallest, ``k``
 the smaller of the two indices) is followed on the corrected points ``y(sigma)`` of the *same*
 step (predictor ``y + sigma h t``) and its root is located by Brent's method; at the root
-``|mu| < 1e-8 max|eig|`` and ``|G| < 1e-9 max(1, alpha)`` are checked. An index change without a sign
-change of ``mu`` between the tightly corrected ends of the step (or with ``|mu| < ZERO_EIG`` at both) is
-no event (:data:`ZERO_EIG`). The event is a **fold** if the alpha-component of
+``|mu| < 1e-8 max|eig|`` and ``|G| < 1e-9 max(1, alpha)`` are checked. The event is a **fold** if the alpha-component of
 the tangent changes sign across it, otherwise a **branch point** (the curve goes on in the same
 alpha direction while a Hessian eigenvalue crosses zero: a bifurcation; with a symmetric state the
 null vector breaks the symmetry and ``psi . dG/dalpha = 0``).
@@ -38,15 +36,6 @@ from .continuation import ContinuationError
 GRAD_TOL = 1e-10
 """Corrector tolerance on ``|grad F|`` (max norm) for an accepted point, times ``max(1, alpha)``
 (the energy terms of the gradient grow like alpha, and so does their rounding error)."""
-
-
-ZERO_EIG = 1e-9
-"""An index change across a step is an event only if the crossing eigenvalue, recomputed on the tightly
-corrected end points of the step, changes sign and exceeds ``ZERO_EIG max(1, max|eig|)`` at one end.
-Otherwise it is a numerically zero eigenvalue whose sign flipped by rounding: a symmetric curve near a
-multiple branch point (the soft directions are ill-determined there: a residual ``r`` moves the state by
-``r / |mu|`` along them) or a marginal (Goldstone-like) direction; it is recorded in
-:attr:`WindowCurve.skipped`, not treated as an event."""
 
 
 def grad_tol(alpha: float) -> float:
@@ -81,7 +70,6 @@ class WindowCurve:
     event_pos: list = field(default_factory=list)  # index i: event lies between points i and i+1
     start_event: Event | None = None  # the branch point a switched curve starts from
     end_event: Event | None = None  # a known branch point the trace stopped at
-    skipped: list = field(default_factory=list)  # (alpha, k, mu_0, mu_1): index changes without a crossing
 
     @property
     def index(self) -> np.ndarray:
@@ -180,9 +168,9 @@ def _refine_event(fe, y0, t0, h, a_scale, k):
         return float(np.linalg.eigvalsh(point(sig)[1][2])[k])
 
     m0, m1 = mu(0.0), mu(1.0)
-    scale = max(1.0, float(np.max(np.abs(np.linalg.eigvalsh(point(0.0)[1][2])))))
-    if m0 * m1 > 0 or max(abs(m0), abs(m1)) < ZERO_EIG * scale:
-        return None, (m0, m1)  # no crossing: a numerically zero eigenvalue (module docstring, "Events")
+    if m0 * m1 > 0:
+        raise ContinuationError(f"event near alpha={y0[n] * a_scale:.6g}: eigenvalue {k} does not change sign "
+                                f"({m0:.3g}, {m1:.3g})")
     sig = brentq(mu, 0.0, 1.0, xtol=1e-14, rtol=1e-14, maxiter=200)
     y, d = point(sig)
     return y, d
@@ -238,7 +226,6 @@ def trace(
     xs, als, Fs, eigs, res = [], [], [], [], []
     events, pos = [], []
     end_event = None
-    skipped = []
 
     def record(yv, dv):
         xs.append(yv[:n].copy())
@@ -277,9 +264,6 @@ def trace(
             found = []
             for k in range(min(i0, i1), max(i0, i1)):  # every eigenvalue that crossed in this step
                 ye, de = _refine_event(fe, y, t, h, a_scale, k)
-                if ye is None:
-                    skipped.append((float(y[n] * a_scale), k, *de))
-                    continue
                 if any(np.linalg.norm(ye - yo) < 1e-7 for yo, _, _ in found):
                     continue  # a multiple eigenvalue: one event with a null space of dimension > 1
                 found.append((ye, de, k))
@@ -315,7 +299,7 @@ def trace(
         y, t = yn, tn
         h = min(h * 1.3, h_max)
     return WindowCurve(np.array(xs), np.array(als), np.array(Fs), np.array(eigs), np.array(res), events,
-                       ("start", end), pos, end_event=end_event, skipped=skipped)
+                       ("start", end), pos, end_event=end_event)
 
 
 def _boundary(fe, y, yn, a_scale, a_b):

@@ -167,14 +167,9 @@ def _F_interp(b: WindowBranch, alpha):
 
 
 def _global_sequence(fe, stable, alpha_range, n: int = 801):
-    """Index of the lowest stable branch (interpolated F) on a grid in alpha: ``n`` equidistant points plus
-    every stored point of every stable branch, so that a stable branch shorter than the grid step (a weak
-    first-order window, e.g. ``5e-4`` wide at ``alpha ~ 8`` for linear attention) is sampled too."""
     lo, hi = alpha_range
-    pts = [np.linspace(lo, hi, n)] + [b.alpha for b in stable]
-    grid = np.unique(np.clip(np.concatenate(pts), lo, hi))
+    grid = np.linspace(lo, hi, n)
     Fs = np.array([_F_interp(b, grid) for b in stable])
-    _exact_where_close(fe, stable, grid, Fs)
     ib = np.argmin(Fs, axis=0)
     if np.any(~np.isfinite(Fs.min(axis=0))):
         bad = grid[~np.isfinite(Fs.min(axis=0))][0]
@@ -182,40 +177,25 @@ def _global_sequence(fe, stable, alpha_range, n: int = 801):
     return grid, ib
 
 
-CLOSE_F = 1e-4
-"""Relative gap ``|F_1 - F_2| / max(1, |F_1|)`` below which the lowest stable branches at a grid point are
-compared with exact ``F`` (:meth:`WindowBranch.F_at`) instead of ``F`` interpolated between stored points,
-whose error (~ h^2 F'' / 8 for a point spacing h) can exceed the free-energy differences of a weak
-first-order transition (``1e-6`` for linear attention, ``T = 3``)."""
-
-
-def _exact_where_close(fe, stable, grid, Fs):
-    """Replace (in place) interpolated ``F`` by exact ``F`` where stable branches are within :data:`CLOSE_F`."""
-    if len(stable) < 2:
-        return
-    srt = np.sort(Fs, axis=0)
-    scale = np.maximum(1.0, np.abs(np.where(np.isfinite(srt[0]), srt[0], 0.0)))
-    gap = np.where(np.isfinite(srt[1]), srt[1] - srt[0], np.inf)
-    for j in np.nonzero(gap < CLOSE_F * scale)[0]:
-        for ib in np.nonzero(Fs[:, j] - srt[0, j] < CLOSE_F * scale[j])[0]:
-            Fs[ib, j] = stable[ib].F_at(fe, grid[j])
-
-
 def _label_at(fe, b: WindowBranch, alpha):
     return phase_label(fe, b.x_at(fe, alpha))
 
 
-def _connected_at_bp(b1: WindowBranch, b2: WindowBranch, syms=None):
+def _connected_at_bp(b1: WindowBranch, b2: WindowBranch):
     """The branch point where stable ``b1`` ends and stable ``b2`` starts (a supercritical bifurcation).
 
     Either the same event object ends ``b1`` and starts ``b2`` (``b2`` was switched onto there), or
     ``b2`` was traced from a seed through the branch point: its low-alpha end then lies within
-    ``1e-3 alpha_b`` above (``1e-6 alpha_b`` below: a chord across the vertex) in alpha and ``0.05``
-    in the state of the branch point (a pitchfork vertex
+    ``1e-3 alpha_b`` in alpha and ``0.05`` in the state of the branch point (a pitchfork vertex
     between two traced points; e.g. the degenerate onset of linear attention, whose broken
-    branch is not an axial direction). ``syms`` (the symmetry matrices): the state is compared modulo
-    symmetry (a seeded curve may pass through a symmetric image of the branch point).
+    branch is not an axial direction).
     """
+    for e1 in (b1.start_event, b1.end_event):
+        if e1 is None or e1.kind != "branch":
+            continue
+        i = int(np.argmin(b2.alpha))
+        if 0 <= b2.alpha[i] - e1.alpha < 1e-3 * e1.alpha and np.max(np.abs(b2.x[i] - e1.x)) < 0.05:
+            return e1
     for e1 in (b1.start_event, b1.end_event):
         for e2 in (b2.start_event, b2.end_event):
             if e1 is not None and e1 is e2 and e1.kind == "branch":
@@ -223,12 +203,7 @@ def _connected_at_bp(b1: WindowBranch, b2: WindowBranch, syms=None):
             if (e1 is not None and e2 is not None and e1.kind == e2.kind == "branch"
                     and abs(e1.alpha - e2.alpha) < 1e-7 * e1.alpha and np.max(np.abs(e1.x - e2.x)) < 1e-5):
                 return e1
-    syms = [np.eye(len(b2.x[0]))] if syms is None else syms
-    i = int(np.argmin(b2.alpha))
-    near = [(b2.alpha[i] - e1.alpha, k, e1) for k, e1 in enumerate((b1.start_event, b1.end_event))
-            if e1 is not None and e1.kind == "branch" and -1e-6 * e1.alpha <= b2.alpha[i] - e1.alpha < 1e-3 * e1.alpha
-            and min(np.max(np.abs(S @ b2.x[i] - e1.x)) for S in syms) < 0.05]
-    return min(near)[2] if near else None  # the nearest in alpha (b1 may start and end at branch points)
+    return None
 
 
 def _distinct(fe, stable, syms) -> list:
@@ -272,7 +247,7 @@ def _phase_changes(fe, branches, alpha_range) -> list:
                 res = float(np.max(np.abs(fe.derivatives(b1.x_at(fe, ac), ac)[1])))
                 out.append(PhaseChange(l0, l1, "crossover", ac, res, below=b1, above=b1))
             continue
-        ev = _connected_at_bp(b1, b2, fe.symmetry_matrices())
+        ev = _connected_at_bp(b1, b2)
         if ev is not None and a0 - 1e-9 <= ev.alpha <= a1 + 1e-9:
             l0 = _label_at(fe, b1, min(max(a0, b1.alpha_min), b1.alpha_max))
             l1 = _label_at(fe, b2, min(max(a1, b2.alpha_min), b2.alpha_max))
@@ -281,52 +256,22 @@ def _phase_changes(fe, branches, alpha_range) -> list:
         # first order: Delta F = 0 between the two stable branches
         lo_c, hi_c = max(b1.alpha_min, b2.alpha_min), min(b1.alpha_max, b2.alpha_max)
         dF = lambda a: b1.F_at(fe, a) - b2.F_at(fe, a)  # noqa: E731
-        for widen in range(12):  # the interpolated F may place the crossing a few grid steps off
-            u = max(grid[max(i - widen, 0)], lo_c)
-            v = min(grid[min(i + 1 + widen, len(grid) - 1)], hi_c)
+        da = a1 - a0
+        for widen in range(12):  # the interpolated F may place the crossing one grid step off
+            u, v = max(a0 - widen * da, lo_c), min(a1 + widen * da, hi_c)
             if u < v and dF(u) * dF(v) <= 0:
                 break
-        out.extend(_first_order(fe, b1, b2, u, v, stable, alpha_range))
+        if not (u < v and dF(u) * dF(v) <= 0):
+            raise ContinuationError(
+                f"global minimum jumps from a {b1.label} branch [{b1.alpha_min:.6g}, {b1.alpha_max:.6g}] to a "
+                f"{b2.label} branch [{b2.alpha_min:.6g}, {b2.alpha_max:.6g}] near alpha={a0:.6g} without a crossing "
+                f"of their free energies")
+        ac = brentq(dF, u, v, xtol=1e-13 * v, rtol=1e-14, maxiter=200)
+        sp_lo = None if b2.alpha_min <= lo * (1 + 1e-9) else b2.alpha_min
+        sp_hi = None if b1.alpha_max >= hi * (1 - 1e-9) else b1.alpha_max
+        out.append(PhaseChange(_label_at(fe, b1, ac), _label_at(fe, b2, ac), "first-order", ac, abs(dF(ac)),
+                               sp_lo, sp_hi, below=b1, above=b2))
     return out
-
-
-def _first_order(fe, b1, b2, u, v, stable, alpha_range, depth: int = 0) -> list:
-    """The crossing ``F_1 = F_2`` in ``[u, v]`` (Brent) between the stable branches ``b1`` (below) and
-    ``b2`` (above). If a third stable branch is lower than both at the crossing (a phase whose whole
-    alpha interval of global stability lies between two grid points: the cascade of weak first-order
-    transitions of linear attention, one head after the other), the interval is split there and each
-    half solved again (first or second order)."""
-    lo, hi = alpha_range
-    dF = lambda a: b1.F_at(fe, a) - b2.F_at(fe, a)  # noqa: E731
-    if not (u < v and dF(u) * dF(v) <= 0):
-        raise ContinuationError(
-            f"global minimum jumps from a {b1.label} branch [{b1.alpha_min:.6g}, {b1.alpha_max:.6g}] to a "
-            f"{b2.label} branch [{b2.alpha_min:.6g}, {b2.alpha_max:.6g}] near alpha={u:.6g} without a crossing "
-            f"of their free energies")
-    ac = brentq(dF, u, v, xtol=1e-13 * v, rtol=1e-14, maxiter=200)
-    Fc = b1.F_at(fe, ac)
-    others = [(b.F_at(fe, ac), b) for b in stable if b is not b1 and b is not b2 and b.covers(ac)]
-    lower = [(F, b) for F, b in others if F < Fc - 1e-12 * max(1.0, abs(Fc))]
-    if lower and depth < 8:
-        b3 = min(lower, key=lambda fb: fb[0])[1]
-        return _split(fe, b1, b3, u, ac, stable, alpha_range, depth) + _split(fe, b3, b2, ac, v, stable,
-                                                                              alpha_range, depth)
-    sp_lo = None if b2.alpha_min <= lo * (1 + 1e-9) else b2.alpha_min
-    sp_hi = None if b1.alpha_max >= hi * (1 - 1e-9) else b1.alpha_max
-    return [PhaseChange(_label_at(fe, b1, ac), _label_at(fe, b2, ac), "first-order", ac, abs(dF(ac)),
-                        sp_lo, sp_hi, below=b1, above=b2)]
-
-
-def _split(fe, b1, b2, u, v, stable, alpha_range, depth) -> list:
-    """Phase change from ``b1`` to ``b2`` inside ``[u, v]``: second order if they meet at a branch point
-    there, else :func:`_first_order` on the common alpha interval."""
-    ev = _connected_at_bp(b1, b2, fe.symmetry_matrices())
-    if ev is not None and u - 1e-9 <= ev.alpha <= v + 1e-9:
-        l0 = _label_at(fe, b1, min(max(u, b1.alpha_min), b1.alpha_max))
-        l1 = _label_at(fe, b2, min(max(v, b2.alpha_min), b2.alpha_max))
-        return [PhaseChange(l0, l1, "second-order", ev.alpha, abs(ev.eigenvalue), below=b1, above=b2)]
-    u, v = max(u, b1.alpha_min, b2.alpha_min), min(v, b1.alpha_max, b2.alpha_max)
-    return _first_order(fe, b1, b2, u, v, stable, alpha_range, depth + 1)
 
 
 def _main_transition(model, phases):
@@ -371,15 +316,16 @@ def solve_window(model: Model, alpha_range: tuple | None = None, max_widen: int 
         raise ParameterError("V", model.V, "solve works in the limit V -> inf; use V=None")
     fe = WindowFreeEnergy(model)
     automatic = alpha_range is None
-    if not automatic:
+    avoid = []
+    if automatic:
+        evs = symmetric_events(fe)
+        avoid = [e.alpha for e in evs]
+        alpha_range = find_window_alpha_range(fe, evs)
+    else:
         a0, a1 = (float(a) for a in alpha_range)
         if not (0 < a0 < a1 and math.isfinite(a1)):
             raise ParameterError("alpha_range", alpha_range, "must be two finite numbers 0 < lo < hi")
         alpha_range = (a0, a1)
-    evs = symmetric_events(fe)
-    avoid = [e.alpha for e in evs]  # seeds avoid them and are added just below them (BranchFinder.run)
-    if automatic:
-        alpha_range = find_window_alpha_range(fe, evs)
     for attempt in range(max_widen + 1):
         finder = BranchFinder(fe, alpha_range).run(avoid=avoid)
         branches = finder.branches()
