@@ -125,14 +125,19 @@ class WindowPlan:
         return {"centres": list(self.centres), "springs": list(self.springs)}
 
 
-def _theory_curvature(model: Model, alpha: float, V: int, m_grid: np.ndarray):
-    """``V^2 F_V`` along the ansatz as a function of ``m`` and its second derivative (kT)."""
+def saddle_landscape(model: Model, alpha: float, V: int, m_grid) -> np.ndarray:
+    """``V^2 F_V(s(m))`` (kT, not normalised) along the symmetric ansatz at the sizes a run at ``V``
+    and nominal ``alpha`` realises: the saddle-point landscape in the copy weight ``m``."""
     from copyhead.numerics.finite_size import realised_model
     from copyhead.theory.one_loop_softmax import _symmetric_F
 
     rm = realised_model(model.replace(V=V), alpha)
-    s = ansatz_scale(m_grid, model.T)
-    F = V * V * _symmetric_F(s, rm, rm.alpha, V)
+    return V * V * _symmetric_F(ansatz_scale(np.asarray(m_grid, float), model.T), rm, rm.alpha, V)
+
+
+def _theory_curvature(model: Model, alpha: float, V: int, m_grid: np.ndarray):
+    """``V^2 F_V`` along the ansatz as a function of ``m`` and its second derivative (kT)."""
+    F = saddle_landscape(model, alpha, V, m_grid)
     d2 = np.gradient(np.gradient(F, m_grid), m_grid)
     return F, d2
 

@@ -38,10 +38,10 @@ from scipy.linalg import null_space
 from copyhead.numerics.finite_size import realised_model
 from copyhead.theory.model import Model
 from copyhead.theory.one_loop import qk_log_prefactor
-from copyhead.theory.one_loop_softmax import _symmetric_F, softmax_free_energy_V, softmax_hessian_V
+from copyhead.theory.one_loop_softmax import softmax_free_energy_V, softmax_hessian_V
 from copyhead.theory.order_parameters import shift_matrix
 
-from .landscape import ansatz_scale
+from .landscape import ansatz_scale, saddle_landscape
 
 __all__ = ["normalise", "saddle_profile", "one_loop_profile", "copy_weight_grad"]
 
@@ -57,10 +57,7 @@ def normalise(m, F):
 
 def saddle_profile(model: Model, alpha: float, V: int, m_grid) -> np.ndarray:
     """Normalised ``-ln p_0(m) = V^2 F_V(s(m)) + const`` (kT) on ``m_grid`` (realised sizes at ``V``)."""
-    rm = realised_model(model.replace(V=V), alpha)
-    m_grid = np.asarray(m_grid, float)
-    F = V * V * _symmetric_F(ansatz_scale(m_grid, model.T), rm, rm.alpha, V)
-    return normalise(m_grid, F)
+    return normalise(m_grid, saddle_landscape(model, alpha, V, m_grid))
 
 
 def _softmax(S):

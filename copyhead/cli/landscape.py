@@ -102,20 +102,19 @@ def validate(options: dict):
 
 def theory_barrier(model):
     """``(m_dis, m_top, m_copy)`` of the saddle-point landscape ``F - e1/V`` on the ansatz (None: one basin)."""
-    from copyhead.numerics.finite_size import realised_model
+    from copyhead.numerics.finite_size import grid_minima, realised_model
     from copyhead.theory.one_loop_softmax import _symmetric_F
     from copyhead.theory.order_parameters import softmax_symmetric_m
 
     rm = realised_model(model, model.alpha_effective)
     s = np.linspace(-3.0, 10.0, 13001)
     F = _symmetric_F(s, rm, rm.alpha, model.V)
-    d = np.diff(F)
-    mins = np.nonzero((d[:-1] < 0) & (d[1:] >= 0))[0] + 1
-    if mins.size < 2:
+    mins = grid_minima(F, s)
+    if len(mins) < 2:
         return None
-    i0, i1 = mins[0], mins[-1]
-    ib = i0 + int(np.argmax(F[i0:i1 + 1]))
-    return tuple(float(softmax_symmetric_m(s[i], model.T)) for i in (i0, ib, i1))
+    between = (s >= mins[0][0]) & (s <= mins[-1][0])
+    s_top = s[between][np.argmax(F[between])]
+    return tuple(float(softmax_symmetric_m(x, model.T)) for x in (mins[0][0], s_top, mins[-1][0]))
 
 
 def theory_curves(model, V: int, n: int, split: float | None) -> dict:
