@@ -18,6 +18,7 @@ import numpy as np
 from copyhead.io import atomic_write, provenance, write_json
 from copyhead.theory.model import Model
 
+from .report_format import f as format_value
 from .landscape_alpha_c import alpha_c_at_V, fit_alpha_c_V, line_root
 from .landscape_fss import (beta_from_solver, collapse_quality, landau_constants, one_loop_critical_alpha,
                             one_loop_landau, phi, scaling_variables)
@@ -28,9 +29,8 @@ def _load(folder: Path, pattern: str) -> list:
 
 
 def _fmt(v, nd=3, sign=False):
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "–"
-    return f"{v:+.{nd}f}" if sign else f"{v:.{nd}f}"
+    """``v`` with ``nd`` decimals (and its sign); "–" for None and non-finite numbers."""
+    return format_value(v, f"{'+' if sign else ''}.{nd}f")
 
 
 # --------------------------------------------------------------------------- item 4
