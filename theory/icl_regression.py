@@ -40,7 +40,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .model import ParameterError, _check_choice, _check_int, _check_positive
+from .model import ParameterError, _check_choice, _check_int, check_positive
 
 ATTENTIONS = ("softmax", "linear")
 RISK_KEYS = ("model", "ridge", "gd", "gd_opt", "debiased_gd", "single_head")
@@ -99,13 +99,13 @@ class ICLRegression:
         object.__setattr__(self, "d", _check_int("d", self.d, 1))
         object.__setattr__(self, "L", _check_int("L", self.L, 2))
         object.__setattr__(self, "heads", _check_int("heads", self.heads, 1))
-        object.__setattr__(self, "sigma2", _check_positive("sigma2", self.sigma2))
+        object.__setattr__(self, "sigma2", check_positive("sigma2", self.sigma2))
         _check_choice("attention", self.attention, ATTENTIONS)
         object.__setattr__(self, "cov_eigs", _check_eigs(self.cov_eigs, self.d))
         if self.kappa is not None:
-            object.__setattr__(self, "kappa", _check_positive("kappa", self.kappa))
-        object.__setattr__(self, "prior_kq", _check_positive("prior_kq", self.prior_kq))
-        object.__setattr__(self, "prior_ov", _check_positive("prior_ov", self.prior_ov))
+            object.__setattr__(self, "kappa", check_positive("kappa", self.kappa))
+        object.__setattr__(self, "prior_kq", check_positive("prior_kq", self.prior_kq))
+        object.__setattr__(self, "prior_ov", check_positive("prior_ov", self.prior_ov))
 
     @property
     def D(self) -> int:

@@ -39,7 +39,8 @@ class ParameterError(ValueError):
         super().__init__(f"invalid parameter {name}={value!r}: {requirement}")
 
 
-def _check_positive(name: str, value) -> float:
+def check_positive(name: str, value) -> float:
+    """``float(value)`` if it is a finite number > 0; :class:`ParameterError` naming ``name`` otherwise."""
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -110,16 +111,16 @@ class Model:
 
     def __post_init__(self):
         object.__setattr__(self, "T", _check_int("T", self.T, 2))
-        object.__setattr__(self, "nu", _check_positive("nu", self.nu))
-        object.__setattr__(self, "sigma2", _check_positive("sigma2", self.sigma2))
-        object.__setattr__(self, "kappa", _check_positive("kappa", self.kappa))
+        object.__setattr__(self, "nu", check_positive("nu", self.nu))
+        object.__setattr__(self, "sigma2", check_positive("sigma2", self.sigma2))
+        object.__setattr__(self, "kappa", check_positive("kappa", self.kappa))
         _check_choice("attention", self.attention, ATTENTIONS)
         _check_choice("prior", self.prior, PRIORS)
         _check_choice("objective", self.objective, OBJECTIVES)
         if self.V is not None:
             object.__setattr__(self, "V", _check_int("V", self.V, 2))
         if self.alpha is not None:
-            object.__setattr__(self, "alpha", _check_positive("alpha", self.alpha))
+            object.__setattr__(self, "alpha", check_positive("alpha", self.alpha))
         object.__setattr__(self, "heads", _check_int("heads", self.heads, 1))
         object.__setattr__(self, "parents", _check_int("parents", self.parents, 1))
         if self.parents > self.T - 1:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+from copyhead.theory.model import check_positive
+
 from .common import add_model_args, add_output_args, add_window_args, model_from_args, outdir
 from ._outputs import solve_models
 
@@ -31,8 +33,7 @@ def alpha_range(args):
     if lo is None or hi is None:
         missing = "alpha_min" if lo is None else "alpha_max"
         raise ParameterError(missing, None, "give both --alpha-min and --alpha-max")
-    if not (math.isfinite(lo) and lo > 0):
-        raise ParameterError("alpha_min", lo, "must be a finite number > 0")
+    check_positive("alpha_min", lo)
     if not (math.isfinite(hi) and hi > lo):
         raise ParameterError("alpha_max", hi, f"must be a finite number > alpha_min = {lo:g}")
     return (lo, hi)

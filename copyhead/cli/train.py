@@ -13,6 +13,8 @@ import json
 import math
 import time
 
+from copyhead.theory.model import check_positive
+
 from .common import (Outputs, ProgressBar, add_model_args, add_run_args, at_least, floats, model_from_args, say,
                      set_threads, silent, warn, write_result)
 
@@ -69,8 +71,7 @@ def _check(args):
         raise ParameterError("lr", args.lr, "must be > 0")
     if not args.init_scale > 0:
         raise ParameterError("init_scale", args.init_scale, "must be > 0")
-    if not (args.grad_tol > 0 and math.isfinite(args.grad_tol)):
-        raise ParameterError("grad_tol", args.grad_tol, "must be a finite number > 0")
+    check_positive("grad_tol", args.grad_tol)
     return model, alphas, inits
 
 

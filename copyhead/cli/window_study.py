@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import math
 
-from .common import (ProgressBar, add_model_args, add_run_args, add_window_args, at_least, floats, model_from_args,
-                     outdir, say, set_threads, silent)
+from copyhead.theory.model import check_positive
+
+from .common import (ProgressBar, add_model_args, add_run_args, add_window_args, at_least, floats,
+                     model_from_args, outdir, say, set_threads, silent)
 
 NAME = "window-study"
 HELP = "window copier: HMC over all heads (readouts integrated) or Adam from a symmetric start, vs the theory"
@@ -49,8 +51,7 @@ def run(args) -> int:
     else:
         at_least("steps", args.steps, 10)
         for name in ("lr", "init_scale"):
-            if not (math.isfinite(getattr(args, name)) and getattr(args, name) > 0):
-                raise ParameterError(name, getattr(args, name), "must be a finite number > 0")
+            check_positive(name, getattr(args, name))
         if not (math.isfinite(args.eps) and args.eps >= 0):
             raise ParameterError("eps", args.eps, "must be a finite number >= 0")
     folder = outdir(args.outdir)

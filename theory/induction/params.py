@@ -20,7 +20,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Optional
 
-from ..model import ParameterError, _check_choice, _check_int, _check_positive
+from ..model import ParameterError, _check_choice, _check_int, check_positive
 
 LAYER1 = ("softmax", "linear")
 VARIANTS = ("simplified", "full")
@@ -77,7 +77,7 @@ class InductionModel:
         set_("n", _check_int("n", self.n, 2))
         set_("S", _check_int("S", self.S, 2))
         set_("L", _check_int("L", self.L, self.n))
-        set_("dirichlet", _check_positive("dirichlet", self.dirichlet))
+        set_("dirichlet", check_positive("dirichlet", self.dirichlet))
         set_("heads", _check_int("heads", self.heads, 1))
         window = max(self.heads, self.n - 1) if self.window is None else self.window
         set_("window", _check_int("window", window, 1))
